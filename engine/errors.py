@@ -1,0 +1,13 @@
+"""Errors a user can cause and fix. The CLI prints their message as one line, never a traceback."""
+
+
+class CohostError(Exception):
+    """A problem with the user's input, files or machine, explained in one line."""
+
+    exit_code = 1
+
+
+class UsageError(CohostError):
+    """The command line itself is wrong (exit code 2, like argparse)."""
+
+    exit_code = 2

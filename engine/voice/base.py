@@ -1,0 +1,46 @@
+"""The voice interface every TTS backend implements: text in, a stream of timed speech chunks out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TimedPhoneme:
+    """One phoneme (IPA symbol, as espeak-ng writes it) and the samples it spans in its chunk."""
+
+    symbol: str
+    start: int  # first sample, relative to the start of the chunk
+    end: int  # one past the last sample
+
+
+@dataclass
+class SpeechChunk:
+    """A piece of speech (one sentence or clause) ready to play and to animate.
+
+    `phonemes` tile the chunk's samples exactly when the backend knows its timing; it is empty when
+    the backend gives no timing, and the face then falls back to animating from the audio alone.
+    """
+
+    pcm: np.ndarray  # int16, mono
+    sample_rate: int
+    text: str
+    phonemes: list[TimedPhoneme] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+
+class VoiceBackend(Protocol):
+    """A speech synthesizer. `stream` yields chunks as soon as each is synthesized."""
+
+    name: str
+    sample_rate: int
+
+    def stream(self, text: str) -> Iterator[SpeechChunk]: ...
+
+    def close(self) -> None: ...
