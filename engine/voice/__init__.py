@@ -1,0 +1,27 @@
+"""Text to speech: `load_voice` builds the configured backend (see base.py for the interface)."""
+
+from __future__ import annotations
+
+from engine.config import ModelsConfig, VoiceConfig
+from engine.errors import CohostError
+from engine.voice.base import SpeechChunk, TimedPhoneme, VoiceBackend
+
+BACKENDS = ("piper", "espeak")
+
+__all__ = ["BACKENDS", "SpeechChunk", "TimedPhoneme", "VoiceBackend", "load_voice"]
+
+
+def load_voice(config: VoiceConfig, models_config: ModelsConfig) -> VoiceBackend:
+    """The backend named in [voice]; piper's voice files come from the model resolver."""
+    # Backends are imported only when chosen: piper and onnx take about a second to import.
+    if config.backend == "piper":
+        from engine.models import resolve_voice
+        from engine.voice.piper import PiperBackend
+
+        voice = resolve_voice(config, models_config)
+        return PiperBackend(voice.files["model"], voice.files["config"], voice.cache_dir)
+    if config.backend == "espeak":
+        from engine.voice.espeak import EspeakBackend
+
+        return EspeakBackend(config.espeak_voice)
+    raise CohostError(f"unknown voice backend {config.backend!r}: use one of {', '.join(BACKENDS)}")

@@ -1,0 +1,110 @@
+"""`cohost bench voice`: how soon speech starts and how fast it is made.
+
+Time to the first chunk is what a viewer waits for before the co-host starts talking; the
+real-time factor (synthesis time / audio duration) must stay well below 1 for the voice to keep
+ahead of playback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import load_config
+from engine.errors import CohostError
+from engine.voice import BACKENDS, load_voice
+from engine.voice.base import VoiceBackend
+
+TEXTS = {
+    "10 words": "Thanks for the follow, and welcome to the stream, everyone!",
+    "3 sentences": (
+        "Hello chat, thanks for the follow. Today we are testing an AI co-host that speaks your "
+        "messages out loud. Let me know in the chat what you think of the new voice!"
+    ),
+}
+
+
+def _measure(backend: VoiceBackend, text: str, repeats: int) -> dict:
+    for _ in backend.stream(text):  # warm-up: first-call allocations are not what a stream sees
+        pass
+    first_ms, rtf = [], []
+    audio_s = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        first = None
+        audio_s = 0.0
+        for chunk in backend.stream(text):
+            if first is None:
+                first = time.perf_counter() - start
+            audio_s += chunk.duration
+        total = time.perf_counter() - start
+        first_ms.append(1000 * (first if first is not None else total))
+        rtf.append(total / audio_s if audio_s else float("nan"))
+    return {
+        "words": len(text.split()),
+        "audio_s": round(audio_s, 3),
+        "first_chunk_ms_median": round(float(np.median(first_ms)), 1),
+        "first_chunk_ms_p95": round(float(np.percentile(first_ms, 95)), 1),
+        "rtf_median": round(float(np.median(rtf)), 4),
+        "rtf_p95": round(float(np.percentile(rtf, 95)), 4),
+    }
+
+
+def run(backend_name: str = "piper", repeats: int = 5) -> dict:
+    """Voice load time, then per text: first-chunk latency and RTF (median and p95 over `repeats`)."""
+    config = load_config()
+    voice_config = dataclasses.replace(config.voice, backend=backend_name)
+    start = time.perf_counter()
+    backend = load_voice(voice_config, config.models)
+    load_s = time.perf_counter() - start
+    try:
+        texts = {name: _measure(backend, text, repeats) for name, text in TEXTS.items()}
+    finally:
+        backend.close()
+    return {
+        "backend": backend_name,
+        "voice": voice_config.name if backend_name == "piper" else voice_config.espeak_voice,
+        "repeats": repeats,
+        "load_s": round(load_s, 3),
+        "texts": texts,
+    }
+
+
+def format_table(result: dict) -> str:
+    lines = [
+        f"voice bench: {result['backend']} ({result['voice']}), load {result['load_s'] * 1000:.0f} ms, "
+        f"{result['repeats']} repeats after a warm-up",
+        f"{'text':<12} {'audio s':>8} {'first ms (median / p95)':>24} {'RTF (median / p95)':>20}",
+    ]
+    for name, m in result["texts"].items():
+        first = f"{m['first_chunk_ms_median']:.0f} / {m['first_chunk_ms_p95']:.0f}"
+        rtf = f"{m['rtf_median']:.3f} / {m['rtf_p95']:.3f}"
+        lines.append(f"{name:<12} {m['audio_s']:>8.2f} {first:>24} {rtf:>20}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cohost bench voice", description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="piper")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    try:
+        result = run(args.backend, max(1, args.repeats))
+    except CohostError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(format_table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

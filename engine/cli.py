@@ -1,0 +1,155 @@
+"""The `cohost` command. User mistakes end in one line on stderr (exit 2 for a wrong command line)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from engine.config import Config, load_config
+from engine.errors import CohostError, UsageError
+
+MIN_SIZE, MAX_SIZE = 64, 3840
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
+    if not (MIN_SIZE <= w <= MAX_SIZE and MIN_SIZE <= h <= MAX_SIZE) or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"size must be even numbers from {MIN_SIZE} to {MAX_SIZE}, got {text!r}")
+    return w, h
+
+
+def parse_fps(text: str) -> int:
+    try:
+        fps = int(text)
+    except ValueError:
+        fps = 0
+    if not 1 <= fps <= 120:
+        raise argparse.ArgumentTypeError(f"fps must be a whole number from 1 to 120, got {text!r}")
+    return fps
+
+
+def _with_voice(config: Config, voice: str | None) -> Config:
+    """--voice: a piper voice name or .onnx path, or `espeak` / `espeak:VOICE`."""
+    if not voice:
+        return config
+    if voice == "espeak" or voice.startswith("espeak:"):
+        name = voice.partition(":")[2] or config.voice.espeak_voice
+        chosen = dataclasses.replace(config.voice, backend="espeak", espeak_voice=name)
+    else:
+        chosen = dataclasses.replace(config.voice, backend="piper", name=voice)
+    return dataclasses.replace(config, voice=chosen)
+
+
+def _cmd_say(args: argparse.Namespace) -> int:
+    from engine.say import say
+
+    config = _with_voice(load_config(args.config), args.voice)
+    out = Path(args.out)
+    if out.suffix.lower() != ".mp4":
+        raise UsageError(f"--out must be an .mp4 file, got {args.out!r}")
+    result = say(args.text, config, out, photo=args.avatar, size=args.size, fps=args.fps)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    t = result.timings
+    print(result.path)
+    print(
+        f"{result.audio_seconds:.2f} s of speech, {result.frames} frames; first audio after {t['first_audio'] * 1000:.0f} ms; "
+        f"face set-up {t['face_setup']:.2f} s, voice load {t['voice_load']:.2f} s, "
+        f"render {t['render_ms_median']:.1f} ms/frame (median), speak+render+encode {t['speak_and_encode']:.2f} s, "
+        f"total {t['total']:.2f} s"
+    )
+    return 0
+
+
+def _cmd_avatar_check(args: argparse.Namespace) -> int:
+    from engine.say import load_portrait
+
+    avatar = load_portrait(load_config(args.config), args.photo)
+    pose = avatar.pose
+    print(f"face found: {avatar.path} ({avatar.image.shape[1]}x{avatar.image.shape[0]} photo)")
+    print(f"faces: {avatar.faces_found}")
+    print(f"face size: {avatar.face_height:.0f} px tall")
+    print(f"pose: yaw {pose.yaw:+.1f}°, pitch {pose.pitch:+.1f}°, roll {pose.roll:+.1f}°")
+    print(f"mouth: {'closed' if avatar.mouth_closed else 'open'} (lip gap {avatar.mouth_gap:.3f} of eye distance)")
+    for warning in avatar.warnings:
+        print(f"warning: {warning}")
+    if args.preview:
+        from engine.face.preview import write_preview
+
+        write_preview(avatar, Path(args.preview))
+        print(f"preview: {args.preview}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "render":
+        from bench.render import main as bench_main
+    else:
+        from bench.voice import main as bench_main
+    return bench_main(args.rest)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from engine.models import main as models_main
+
+    return models_main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cohost", description="obs-cohost: an AI co-host for OBS, from one portrait photo.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    say = sub.add_parser("say", help="speak a line and write an MP4 of the talking head")
+    say.add_argument("text")
+    say.add_argument("--avatar", metavar="PHOTO", help="portrait photo (default: [avatar] photo in the config)")
+    say.add_argument("--voice", metavar="NAME", help="piper voice name or .onnx path, or espeak[:VOICE]")
+    say.add_argument("--out", default="reply.mp4", metavar="FILE.mp4")
+    say.add_argument("--size", type=parse_size, metavar="WxH", help="video size (default 1280x720)")
+    say.add_argument("--fps", type=parse_fps, metavar="N", help="frames per second (default 30)")
+    say.add_argument("--config", type=Path, metavar="FILE")
+    say.set_defaults(run=_cmd_say)
+
+    avatar = sub.add_parser("avatar", help="check a portrait photo")
+    avatar_sub = avatar.add_subparsers(dest="avatar_command", required=True, parser_class=_Parser)
+    check = avatar_sub.add_parser("check", help="report the face found and write a preview")
+    check.add_argument("photo")
+    check.add_argument("--preview", metavar="OUT.png")
+    check.add_argument("--config", type=Path, metavar="FILE")
+    check.set_defaults(run=_cmd_avatar_check)
+
+    bench = sub.add_parser("bench", help="measure speed (render, voice)")
+    bench.add_argument("what", choices=("render", "voice"))
+    bench.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark (--help for them)")
+    bench.set_defaults(run=_cmd_bench)
+
+    models = sub.add_parser("models", help="show where each model comes from")
+    models.add_argument("rest", nargs=argparse.REMAINDER)
+    models.set_defaults(run=_cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except CohostError as e:
+        print(f"cohost: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("cohost: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

