@@ -14,7 +14,7 @@ from engine.errors import CohostError, UsageError
 MIN_SIZE, MAX_SIZE = 64, 3840
 
 
-class _Parser(argparse.ArgumentParser):
+class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
@@ -107,8 +107,8 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cohost", description="obs-cohost: an AI co-host for OBS, from one portrait photo.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = CliParser(prog="cohost", description="obs-cohost: an AI co-host for OBS, from one portrait photo.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CliParser)
 
     say = sub.add_parser("say", help="speak a line and write an MP4 of the talking head")
     say.add_argument("text")
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.set_defaults(run=_cmd_say)
 
     avatar = sub.add_parser("avatar", help="check a portrait photo")
-    avatar_sub = avatar.add_subparsers(dest="avatar_command", required=True, parser_class=_Parser)
+    avatar_sub = avatar.add_subparsers(dest="avatar_command", required=True, parser_class=CliParser)
     check = avatar_sub.add_parser("check", help="report the face found and write a preview")
     check.add_argument("photo")
     check.add_argument("--preview", metavar="OUT.png")
@@ -140,7 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        # Benchmarks and the model table parse their own options.
+        if len(argv) >= 2 and argv[0] == "bench" and argv[1] in ("render", "voice"):
+            return _cmd_bench(argparse.Namespace(what=argv[1], rest=argv[2:]))
+        if argv and argv[0] == "models":
+            return _cmd_models(argparse.Namespace(rest=argv[1:]))
         args = build_parser().parse_args(argv)
         return args.run(args)
     except CohostError as e:

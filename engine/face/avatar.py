@@ -92,6 +92,11 @@ def load_avatar(path: Path, model_path: Path, cache_dir: Path | None = None) -> 
     """Reads and checks a portrait. Raises CohostError (one line) for a photo that cannot work."""
     image = read_image(path)
     faces, _ = _detect_cached(image, model_path, cache_dir)
+    return inspect_faces(path, image, faces)
+
+
+def inspect_faces(path: Path, image: np.ndarray, faces: list[DetectedFace]) -> Avatar:
+    """The checks on the faces found in a photo (largest first)."""
     if not faces:
         raise CohostError(f"no face found in {path}: use a clear, well-lit photo of one face looking at the camera")
     face = faces[0]

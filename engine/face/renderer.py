@@ -43,22 +43,30 @@ class Pose:
 class Renderer:
     """Draws frames of one portrait at one output size. RGB uint8 in, RGB uint8 out."""
 
+    # The upsampled map clamps at the region's edge for a pixel or two; those rows and columns
+    # are left as the base frame (the fields are zero there anyway).
+    EDGE = GRID_STEP
+
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, size: tuple[int, int]) -> None:
         self.base, points = fit_portrait(image, landmarks, size)
         self.rig: Rig = build_rig(points, size)
         self.mouth = MouthInterior(self.base, self.rig)
         self.eyelids = Eyelids(self.rig)
         x0, y0, x1, y1 = self.rig.roi
-        self._roi_size = (x1 - x0, y1 - y0)
-        gx, gy = grid_positions(self._roi_size)
+        gx, gy = grid_positions((x1 - x0, y1 - y0))
         gyy, gxx = np.meshgrid(np.arange(len(gy), dtype=np.float32), np.arange(len(gx), dtype=np.float32), indexing="ij")
-        self._grid = (gxx, gyy)
+        self._grid_index = (gxx, gyy)
+        # Where each grid point sits in the frame; the sampling map is this minus the backward field.
+        self._grid_xy = np.dstack(np.meshgrid(gx + x0, gy + y0)).astype(np.float32)
         self._fields = self.rig.fields.reshape(len(self.rig.fields), -1)
         self._field_shape = self.rig.fields.shape[1:]
-        # Identity sampling positions of the ROI, in frame coordinates.
-        px = np.arange(x0, x1, dtype=np.float32)
-        py = np.arange(y0, y1, dtype=np.float32)
-        self._ident_x, self._ident_y = np.meshgrid(px, py)
+        # Per-frame buffers, allocated once: fresh multi-megabyte arrays every frame cost more in
+        # page faults than the remap itself at 1080p.
+        h, w = y1 - y0, x1 - x0
+        self._full = np.empty((h, w, 2), np.float32)
+        self._fixed = np.empty((h, w, 2), np.int16)
+        self._frac = np.empty((h, w), np.uint16)
+        self._patch = np.empty((h, w, 3), np.uint8)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -72,21 +80,22 @@ class Renderer:
     def render_into(self, out: np.ndarray, pose: Pose) -> None:
         """Draws the pose over `out`, which must hold the base frame outside the head region."""
         x0, y0, x1, y1 = self.rig.roi
-        w, h = self._roi_size
         field = (pose.weights.astype(np.float32) @ self._fields).reshape(self._field_shape)
         # The fields say where a point of the photo goes; a remap needs where an output pixel comes
         # from: the fixed point of x_src = x - D(x_src), two steps of which suffice for these motions.
-        gxx, gyy = self._grid
+        gxx, gyy = self._grid_index
         back = field
         for _ in range(2):
             back = cv2.remap(
                 field, gxx - back[..., 0] / GRID_STEP, gyy - back[..., 1] / GRID_STEP,
                 cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
             )  # fmt: skip
-        gh, gw = self._field_shape[:2]
-        up = cv2.resize(back, (gw * GRID_STEP, gh * GRID_STEP), interpolation=cv2.INTER_LINEAR)[:h, :w]
-        map_x = self._ident_x - up[..., 0]
-        map_y = self._ident_y - up[..., 1]
-        out[y0:y1, x0:x1] = cv2.remap(self.base, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        # Identity is linear, so upsampling the coarse map gives the full-resolution map directly.
+        coarse = self._grid_xy - back
+        full = cv2.resize(coarse, (x1 - x0, y1 - y0), dst=self._full, interpolation=cv2.INTER_LINEAR)
+        fixed, frac = cv2.convertMaps(full, None, cv2.CV_16SC2, dstmap1=self._fixed, dstmap2=self._frac)
+        patch = cv2.remap(self.base, fixed, frac, cv2.INTER_LINEAR, dst=self._patch, borderMode=cv2.BORDER_REFLECT)
+        e = self.EDGE
+        out[y0 + e : y1 - e, x0 + e : x1 - e] = patch[e:-e, e:-e]
         self.mouth.paint(out, pose.weights, pose.tongue)
         self.eyelids.paint(out, pose.weights, pose.blink)

@@ -179,6 +179,9 @@ def build_rig(landmarks: np.ndarray, frame_size: tuple[int, int]) -> Rig:
     x0, y0 = np.floor(reach.min(axis=0)).astype(int)
     x1, y1 = np.ceil(reach.max(axis=0)).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    # A whole number of grid cells, so the upsampled field covers the region exactly.
+    x1 = x0 + (x1 - x0) // GRID_STEP * GRID_STEP
+    y1 = y0 + (y1 - y0) // GRID_STEP * GRID_STEP
     ring = np.clip(center + (oval - center) * 1.35, [x0 + 1, y0 + 1], [x1 - 2, y1 - 2])
     border = np.array(
         [(x, y) for x in np.linspace(x0, x1 - 1, 9) for y in (y0, y1 - 1)]

@@ -42,12 +42,14 @@ _TLDS = (
     "com|org|net|edu|gov|io|dev|gg|tv|co|uk|us|ca|de|fr|nl|eu|ru|jp|cn|in|au|be|ch|it|es|se|no|"
     "me|ai|app|info|biz|xyz|ly|to|fm|live|stream|online|site|tech|link"
 )
+_URL_REST = r"\S*?(?=[.,!?;:)\]'\"]*(?:\s|$))"  # up to the next space, less closing punctuation
 _URL = re.compile(
-    r"https?://\S*|www\.\S*"
+    rf"https?://{_URL_REST}|www\.{_URL_REST}"
     r"|\S+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
-    # Bare domains only with a lower-case TLD: "said.No way" is a typo, "twitch.tv" is a link.
-    rf"|\b(?:[\w-]+\.)+(?-i:{_TLDS})\b(?:[/?#]\S*)?"
-    r"|\b(?:[\w-]+\.)+(?-i:[a-z]{2,})/\S*",
+    # Bare domains only with a TLD in one case: "said.No way" is a typo, "twitch.tv" is a link.
+    # The TLD ends where letters end: "x.com5" is a link followed by a number.
+    rf"|\b(?:[\w-]+\.)+(?-i:{_TLDS}|{_TLDS.upper()})(?![^\W\d_])(?:[/?#]{_URL_REST})?"
+    rf"|\b(?:[\w-]+\.)+(?-i:[a-z]{{2,}}|[A-Z]{{2,}})/{_URL_REST}",
     re.IGNORECASE,
 )
 
@@ -87,8 +89,10 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", html.unescape(text))
     text = _remove_pictographs(text)
     text = _remove_markup(text)
-    text = _URL.sub(" ", text)
+    text = _remove_links(text)
     text = _remove_stray_markup(text)
+    for symbol, words in _SYMBOL_WORDS.items():  # after links, whose queries hold & and =
+        text = text.replace(symbol, words)
     text = _speak_numbers(text)
     text = _keep_speakable(text)
     text = _close_lines(text)
@@ -188,12 +192,10 @@ def _spell_decimal(digits: str, frac: str | None) -> str:
 
 
 def _remove_pictographs(text: str) -> str:
-    for symbol, words in _SYMBOL_WORDS.items():
-        text = text.replace(symbol, words)
     out = []
     for ch in text:
         category = unicodedata.category(ch)
-        if category == "So" or category == "Me":  # emoji, pictographs, keycaps
+        if (category == "So" or category == "Me") and ch not in _SYMBOL_WORDS:  # emoji, pictographs, keycaps
             out.append(" ")
         elif category in ("Cf", "Co", "Cs", "Cn") or unicodedata.name(ch, "").startswith("VARIATION SELECTOR"):
             continue  # zero-width joiners, emoji selectors, private use: glue, not content
@@ -213,6 +215,13 @@ def _remove_markup(text: str) -> str:
     for _ in range(3):  # nested emphasis: ***a*** or **_a_**
         text = _UNDERSCORE_EMPHASIS.sub(r"\2", _EMPHASIS.sub(r"\2", text))
     return _HASH_NUMBER.sub(" number ", text)
+
+
+def _remove_links(text: str) -> str:
+    # Until none is left: a removed link can leave another behind ("a.comhttp://x" -> "a.com").
+    while (cleaned := _URL.sub(" ", text)) != text:
+        text = cleaned
+    return text
 
 
 def _remove_stray_markup(text: str) -> str:
@@ -297,7 +306,8 @@ def _keep_speakable(text: str) -> str:
 
 def _close_lines(text: str) -> str:
     """A line without final punctuation (a chat line, a list item, a heading) still ends a sentence."""
-    lines = [line.strip() for line in text.split("\n")]
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
     return " ".join(
-        line if line.rstrip("\"')]”’»")[-1:] in tuple(".!?…,;:。！？") else line + "." for line in lines if line
+        line if i == len(lines) - 1 or line.rstrip("\"')]”’»")[-1:] in tuple(".!?…,;:。！？") else line + "."
+        for i, line in enumerate(lines)
     )
