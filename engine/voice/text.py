@@ -42,14 +42,15 @@ _TLDS = (
     "com|org|net|edu|gov|io|dev|gg|tv|co|uk|us|ca|de|fr|nl|eu|ru|jp|cn|in|au|be|ch|it|es|se|no|"
     "me|ai|app|info|biz|xyz|ly|to|fm|live|stream|online|site|tech|link"
 )
-_URL_REST = r"\S*?(?=[.,!?;:)\]'\"]*(?:\s|$))"  # up to the next space, less closing punctuation
+_URL_REST = r"(?:\S*[^\s.,!?;:)\]'\"])?"  # up to the next space, less closing punctuation
 _URL = re.compile(
     rf"https?://{_URL_REST}|www\.{_URL_REST}"
-    r"|\S+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
+    # Links start a word: anchoring them keeps the search linear on long runs like "x.x.x.x".
+    r"|(?<![^\s(\[<\"'])[^\s@]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
     # Bare domains only with a TLD in one case: "said.No way" is a typo, "twitch.tv" is a link.
     # The TLD ends where letters end: "x.com5" is a link followed by a number.
-    rf"|\b(?:[\w-]+\.)+(?-i:{_TLDS}|{_TLDS.upper()})(?![^\W\d_])(?:[/?#]{_URL_REST})?"
-    rf"|\b(?:[\w-]+\.)+(?-i:[a-z]{{2,}}|[A-Z]{{2,}})/{_URL_REST}",
+    rf"|(?<![\w-])(?<![\w-]\.)(?:[\w-]+\.)+(?-i:{_TLDS}|{_TLDS.upper()})(?![^\W\d_])(?:[/?#]{_URL_REST})?"
+    rf"|(?<![\w-])(?<![\w-]\.)(?:[\w-]+\.)+(?-i:[a-z]{{2,}}|[A-Z]{{2,}})/{_URL_REST}",
     re.IGNORECASE,
 )
 
@@ -60,8 +61,9 @@ _CODE_FENCE = re.compile(r"```[^\n]*")
 _HEADER = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
 _QUOTE_OR_BULLET = re.compile(r"^[ \t]*(?:>+|[-*+])[ \t]+", re.MULTILINE)
 _RULE = re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.MULTILINE)
-_EMPHASIS = re.compile(r"(\*{1,3}|~~)(?=\S)(.+?)(?<=\S)\1")
-_UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)")  # not snake_case
+# Emphasis stays within a line and a few hundred characters, which also bounds the search.
+_EMPHASIS = re.compile(r"(\*{1,3}|~~)(?=\S)(.{1,300}?)(?<=\S)\1")
+_UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)(_{1,3})(?=\S)(.{1,300}?)(?<=\S)\1(?!\w)")  # not snake_case
 _HASH_NUMBER = re.compile(r"#(?=\d)")
 
 _SYMBOL_WORDS = {"&": " and ", "+": " plus ", "=": " equals ", "°": " degrees "}
