@@ -84,6 +84,8 @@ _KEPT_PUNCTUATION = frozenset(".,!?;:'\"()[]-–—…¡¿。、，！？；：�
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
 _ABBREVIATIONS = frozenset("mr mrs ms dr prof st jr sr vs e.g i.e".split())
 _CLAUSE_END = re.compile(r"(?<=[,;:—–])\s+")
+_LINE_END_PUNCTUATION = frozenset(".!?…,;:。！？")
+_CLOSING_QUOTES = "\"')]”’»"
 
 
 def normalise(text: str) -> str:
@@ -310,6 +312,6 @@ def _close_lines(text: str) -> str:
     """A line without final punctuation (a chat line, a list item, a heading) still ends a sentence."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     return " ".join(
-        line if i == len(lines) - 1 or line.rstrip("\"')]”’»")[-1:] in tuple(".!?…,;:。！？") else line + "."
+        line if i == len(lines) - 1 or line.rstrip(_CLOSING_QUOTES)[-1:] in _LINE_END_PUNCTUATION else line + "."
         for i, line in enumerate(lines)
     )
