@@ -80,7 +80,9 @@ class Renderer:
     def render_into(self, out: np.ndarray, pose: Pose) -> None:
         """Draws the pose over `out`, which must hold the base frame outside the head region."""
         x0, y0, x1, y1 = self.rig.roi
-        field = (pose.weights.astype(np.float32) @ self._fields).reshape(self._field_shape)
+        # einsum, not matmul: BLAS would wake its thread pool, whose spinning threads then compete
+        # with the remap for the CPU (measured: 1080p frames took 3x longer).
+        field = np.einsum("b,bn->n", pose.weights.astype(np.float32), self._fields).reshape(self._field_shape)
         # The fields say where a point of the photo goes; a remap needs where an output pixel comes
         # from: the fixed point of x_src = x - D(x_src), two steps of which suffice for these motions.
         gxx, gyy = self._grid_index

@@ -91,9 +91,8 @@ class _Library:
         while events[i].type != _EVENT_LIST_TERMINATED:
             event = events[i]
             if event.type == _EVENT_PHONEME:
-                # Up to 8 bytes of UTF-8, zero-terminated only when shorter; a cut character is dropped.
-                raw = bytes(event.id.string).split(b"\0", 1)[0]
-                self.phoneme_starts.append((event.sample, raw.decode("utf-8", "ignore")))
+                # Up to 8 bytes of UTF-8 (ctypes stops at the zero byte); a cut character is dropped.
+                self.phoneme_starts.append((event.sample, event.id.string.decode("utf-8", "ignore")))
             i += 1
         return 0
 
@@ -113,7 +112,8 @@ class _Library:
             self._set_voice(voice)
             self.audio, self.phoneme_starts = [], []
             data = text.encode() + b"\0"
-            self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            if self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None) != 0:
+                raise CohostError("espeak-ng failed to synthesize speech")
             pcm = np.concatenate(self.audio) if self.audio else np.zeros(0, dtype=np.int16)
             return pcm.astype(np.int16, copy=False), self.phoneme_starts
 

@@ -21,7 +21,7 @@ _MODIFIERS = frozenset("ːˑʰʲʷˠˤ˞↓")
 
 
 def symbol_kind(symbol: str) -> str:
-    """"stress", "modifier" (belongs to the phoneme before it), "phoneme" or "silence"."""
+    """One of "stress", "modifier" (belongs to the phoneme before it), "phoneme" or "silence"."""
     ch = symbol[:1]
     if ch in _STRESS:
         return "stress"

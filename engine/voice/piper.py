@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -32,6 +31,7 @@ def aligned_model(model_path: Path, cache_dir: Path) -> Path:
     if target.exists():
         return target
 
+    # Only needed once per voice, and onnx takes a while to import.
     import onnx
     from piper.patch_voice_with_alignment import add_alignment_output
 
@@ -41,13 +41,12 @@ def aligned_model(model_path: Path, cache_dir: Path) -> Path:
     except ValueError:  # already has the output, or is not a piper VITS voice: load it as it is
         return model_path
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=target.name, suffix=".tmp")
-    os.close(fd)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
-        onnx.save(model, tmp)
+        onnx.save(model, str(tmp))
         os.replace(tmp, target)  # atomic: a concurrent reader sees no file or the whole file
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
     return target
 
 
