@@ -10,11 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.voice.base import TimedPhoneme
+from engine.voice.phonemes import SILENCE
 
 MOUTH_CONTROLS = ("jaw", "round", "wide", "press", "tuck", "upper", "tongue")
 JAW, ROUND, WIDE, PRESS, TUCK, UPPER, TONGUE = range(len(MOUTH_CONTROLS))
-
-SILENCE = "_"
 
 
 @dataclass(frozen=True)
