@@ -7,22 +7,22 @@ ahead of playback.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from engine.cli import CliParser
 from engine.config import load_config
-from engine.errors import CohostError
 from engine.voice import BACKENDS, load_voice
 from engine.voice.base import VoiceBackend
 
 TEXTS = {
     "10 words": "Thanks for the follow, and welcome to the stream, everyone!",
+    # No clause punctuation, so the first chunk is the whole sentence: the worst case.
+    "10 words, no comma": "Welcome to the stream everyone and thanks so much for coming",
     "3 sentences": (
         "Hello chat, thanks for the follow. Today we are testing an AI co-host that speaks your "
         "messages out loud. Let me know in the chat what you think of the new voice!"
@@ -80,26 +80,22 @@ def format_table(result: dict) -> str:
     lines = [
         f"voice bench: {result['backend']} ({result['voice']}), load {result['load_s'] * 1000:.0f} ms, "
         f"{result['repeats']} repeats after a warm-up",
-        f"{'text':<12} {'audio s':>8} {'first ms (median / p95)':>24} {'RTF (median / p95)':>20}",
+        f"{'text':<19} {'audio s':>8} {'first ms (median / p95)':>24} {'RTF (median / p95)':>20}",
     ]
     for name, m in result["texts"].items():
         first = f"{m['first_chunk_ms_median']:.0f} / {m['first_chunk_ms_p95']:.0f}"
         rtf = f"{m['rtf_median']:.3f} / {m['rtf_p95']:.3f}"
-        lines.append(f"{name:<12} {m['audio_s']:>8.2f} {first:>24} {rtf:>20}")
+        lines.append(f"{name:<19} {m['audio_s']:>8.2f} {first:>24} {rtf:>20}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cohost bench voice", description=__doc__.splitlines()[0])
+    parser = CliParser(prog="cohost bench voice", description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=BACKENDS, default="piper")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    try:
-        result = run(args.backend, max(1, args.repeats))
-    except CohostError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+    result = run(args.backend, max(1, args.repeats))
     print(format_table(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.voice.text import normalise, split_clauses, split_sentences
+from engine.voice.text import normalise, split_clauses, split_opening, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -208,3 +208,19 @@ def test_sentences_split_after_final_punctuation_but_not_after_titles():
 )
 def test_clauses_split_at_clause_punctuation_into_pieces_of_three_words_or_more(sentence, clauses):
     assert split_clauses(sentence) == clauses
+
+
+@pytest.mark.parametrize(
+    "sentence, pieces",
+    [
+        ("Welcome to the stream everyone and thanks so much for coming",
+         ["Welcome to the stream everyone", "and thanks so much for coming"]),
+        ("Short and sweet.", ["Short and sweet."]),  # too short to be worth cutting
+        ("Thanks for the follow, and welcome to the stream, everyone!",
+         ["Thanks for the follow,", "and welcome to the stream, everyone!"]),
+        ("A long opening line with no joining word anywhere inside it.",
+         ["A long opening line with no joining word anywhere inside it."]),
+    ],
+)
+def test_a_long_opening_is_also_cut_before_a_conjunction(sentence, pieces):
+    assert split_opening(sentence) == pieces

@@ -133,6 +133,25 @@ def split_clauses(sentence: str, min_words: int = 3) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
+_CONJUNCTIONS = frozenset({"and", "but", "so", "or", "because", "then", "while", "which", "that"})
+LONG_OPENING_WORDS = 8
+
+
+def split_opening(sentence: str, min_words: int = 3) -> list[str]:
+    """The first sentence of a reply, cut so the voice can start early: at its clause punctuation
+    and, when the first clause is still long, once more before a conjunction ("... everyone | and
+    thanks ..."), which is where a speaker would breathe anyway."""
+    pieces = split_clauses(sentence, min_words)
+    if not pieces:
+        return pieces
+    words = pieces[0].split()
+    if len(words) >= LONG_OPENING_WORDS:
+        for i in range(min_words, len(words) - min_words + 1):
+            if words[i].lower() in _CONJUNCTIONS:
+                return [" ".join(words[:i]), " ".join(words[i:])] + pieces[1:]
+    return pieces
+
+
 def spell_integer(n: int) -> str:
     """A non-negative integer in English words: 1234 -> "one thousand two hundred thirty-four"."""
     if n < 20:
