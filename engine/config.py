@@ -40,14 +40,58 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    outputs: list[str]
+    stream_port: int
+    audio_device: str
+    file: str
+    background: str
+    key_color: str
+
+
+@dataclass(frozen=True)
+class ObsConfig:
+    host: str
+    port: int
+    password: str
+    scene: str
+    duck_sources: list[str]
+    duck_db: float
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str
+    port: int
+    token: str
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    platform: str
+    server: str
+    key: str
+
+    def __repr__(self) -> str:  # a stream key must never reach a log or a traceback
+        return f"StreamConfig(platform={self.platform!r}, server={self.server!r}, key={'***' if self.key else ''!r})"
+
+
+@dataclass(frozen=True)
 class Config:
     avatar: AvatarConfig
     voice: VoiceConfig
     render: RenderConfig
     models: ModelsConfig
+    live: LiveConfig
+    obs: ObsConfig
+    api: ApiConfig
+    stream: StreamConfig
 
 
-_SECTIONS = {"avatar": AvatarConfig, "voice": VoiceConfig, "render": RenderConfig, "models": ModelsConfig}
+_SECTIONS = {
+    "avatar": AvatarConfig, "voice": VoiceConfig, "render": RenderConfig, "models": ModelsConfig,
+    "live": LiveConfig, "obs": ObsConfig, "api": ApiConfig, "stream": StreamConfig,
+}  # fmt: skip
 
 
 def user_config_path() -> Path:
@@ -84,3 +128,42 @@ def load_config(path: Path | None = None) -> Config:
                     )
                 merged[section][key] = value
     return Config(**{name: cls(**merged[name]) for name, cls in _SECTIONS.items()})
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def update_user_config(updates: dict[str, dict[str, Any]], path: Path | None = None) -> Path:
+    """Sets keys in the user's config file, keeping the rest, written atomically and private (0600):
+    it may hold an obs-websocket password, an API token or a stream key."""
+    path = path or user_config_path()
+    current = _read_toml(path) if path.exists() else {}
+    defaults = _read_toml(DEFAULTS_PATH)
+    for section, values in updates.items():
+        for key in values:
+            if section not in defaults or key not in defaults[section]:
+                raise CohostError(f"unknown config key {section}.{key}")
+        current.setdefault(section, {}).update(values)
+    lines = ["# obs-cohost settings; see engine/defaults.toml for every key and its default.", ""]
+    for section, values in current.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return path

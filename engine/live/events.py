@@ -1,0 +1,23 @@
+"""What the live engine tells the world: plain events that OBS control and the control API follow."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "speaking_started", "subtitle", "speaking_ended", "muted", "stopped", "queued"
+    line_id: str = ""
+    text: str = ""  # the whole line (started), the sentence now spoken (subtitle)
+    question: str = ""  # what the line answers, shown in OBS's question overlay
+    sample: int = 0  # position on the engine's audio clock where this happens
+    time: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+EventSink = Callable[[Event], None]
