@@ -34,7 +34,9 @@ def speaking_chunk(seconds: float) -> SpeechChunk:
     step = SAMPLE_RATE // PHONEMES_PER_S
     n = int(seconds * PHONEMES_PER_S)
     phonemes = [TimedPhoneme(_CYCLE[i % len(_CYCLE)], i * step, (i + 1) * step) for i in range(n)]
-    return SpeechChunk(np.zeros(n * step, np.int16), SAMPLE_RATE, "bench", phonemes)
+    # A voiced buzz, so the jaw opens as it would for real speech (loudness scales it).
+    buzz = (8000 * np.sin(2 * np.pi * 220 * np.arange(n * step) / SAMPLE_RATE)).astype(np.int16)
+    return SpeechChunk(buzz, SAMPLE_RATE, "bench", phonemes)
 
 
 def time_frames(renderer: Renderer, frames: int, warmup: int = 20) -> np.ndarray:

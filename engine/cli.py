@@ -12,6 +12,7 @@ from engine.config import Config, load_config
 from engine.errors import CohostError, UsageError
 
 MIN_SIZE, MAX_SIZE = 64, 3840
+BENCHMARKS = ("render", "voice", "lipsync")
 
 
 class CliParser(argparse.ArgumentParser):
@@ -93,11 +94,9 @@ def _cmd_avatar_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "render":
-        from bench.render import main as bench_main
-    else:
-        from bench.voice import main as bench_main
-    return bench_main(args.rest)
+    import importlib
+
+    return importlib.import_module(f"bench.{args.what}").main(args.rest)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -128,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, metavar="FILE")
     check.set_defaults(run=_cmd_avatar_check)
 
-    bench = sub.add_parser("bench", help="measure speed (render, voice)")
-    bench.add_argument("what", choices=("render", "voice"))
+    bench = sub.add_parser("bench", help="measure speed and sync (render, voice, lipsync)")
+    bench.add_argument("what", choices=BENCHMARKS)
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark (--help for them)")
     bench.set_defaults(run=_cmd_bench)
 
@@ -143,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         # Benchmarks and the model table parse their own options.
-        if len(argv) >= 2 and argv[0] == "bench" and argv[1] in ("render", "voice"):
+        if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHMARKS:
             return _cmd_bench(argparse.Namespace(what=argv[1], rest=argv[2:]))
         if argv and argv[0] == "models":
             return _cmd_models(argparse.Namespace(rest=argv[1:]))

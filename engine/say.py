@@ -95,6 +95,13 @@ def render_speech(
     return clock
 
 
+def render_to_file(chunks: list[SpeechChunk], renderer: Renderer, path: Path, fps: int, **options) -> Path:
+    """The chunks rendered to an MP4 at the renderer's size (options as for render_speech)."""
+    with Mp4Writer(path, *renderer.size, fps, chunks[0].sample_rate) as writer:
+        render_speech(chunks, renderer, writer, **options)
+    return path
+
+
 def say(
     text: str,
     config: Config,

@@ -24,6 +24,11 @@ def _timeline(spec: list[tuple[str, float]]) -> list[TimedPhoneme]:
     return out
 
 
+def _voiced(samples: int) -> np.ndarray:
+    """A steady 220 Hz buzz: loud in the voice band throughout."""
+    return (8000 * np.sin(2 * np.pi * 220 * np.arange(samples) / SR)).astype(np.int16)
+
+
 def test_ipa_symbols_map_to_the_expected_visemes():
     assert viseme_for("m").name == "PP"
     assert viseme_for("ɑː").name == "aa"
@@ -54,7 +59,7 @@ def test_mouth_rests_in_silence_and_rounds_for_oo():
 def test_speech_is_placed_on_the_sample_clock():
     """A chunk scheduled at sample 1 s opens the mouth only after 1 s (less the 40 ms lead)."""
     phonemes = _timeline([("a", 0.5)])
-    chunk = SpeechChunk(np.zeros(phonemes[-1].end, np.int16), SR, "a", phonemes)
+    chunk = SpeechChunk(_voiced(phonemes[-1].end), SR, "a", phonemes)
     animator = Animator(30, SR)
     animator.add_speech(chunk, SR)
     jaw = np.array([animator.mouth_at(k)[JAW] for k in range(60)])
@@ -84,7 +89,7 @@ def test_frames_come_at_any_size_and_leave_the_background_untouched(config, size
     renderer = Renderer(avatar.image, avatar.landmarks, size)
     animator = Animator(30, SR)
     phonemes = _timeline([("a", 0.3), ("u", 0.3)])
-    animator.add_speech(SpeechChunk(np.zeros(phonemes[-1].end, np.int16), SR, "au", phonemes), 0)
+    animator.add_speech(SpeechChunk(_voiced(phonemes[-1].end), SR, "au", phonemes), 0)
     frame = renderer.render(animator.pose_at(5))
     assert frame.shape == (size[1], size[0], 3) and frame.dtype == np.uint8
     x0, y0, x1, y1 = renderer.rig.roi

@@ -12,8 +12,7 @@ import pytest
 
 from engine.analysis.lipsync import SPEECH_OPEN_MIN, measure_file
 from engine.face.renderer import Renderer
-from engine.media.mp4 import Mp4Writer
-from engine.say import load_portrait, render_speech
+from engine.say import load_portrait, render_to_file
 
 TEXT = "Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your messages out loud."
 SIZE = (640, 360)
@@ -32,9 +31,7 @@ def renderer(config):
 
 
 def _render(path: Path, chunks, renderer: Renderer, **options) -> Path:
-    with Mp4Writer(path, *SIZE, FPS, chunks[0].sample_rate) as writer:
-        render_speech(chunks, renderer, writer, **options)
-    return path
+    return render_to_file(chunks, renderer, path, FPS, **options)
 
 
 def test_rendered_mouth_opens_with_speech_rests_in_pauses_and_keeps_time(tmp_path, speech, renderer, face_model):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.face.audio_mouth import mouth_controls_from_audio
+from engine.face.audio_mouth import loudness, mouth_controls_from_audio
 from engine.face.idle import IdleMotion
 from engine.face.renderer import Pose
 from engine.face.rig import B, BASES
@@ -26,6 +26,7 @@ BROW_WITH_SPEECH = 0.25
 # Lips move before the sound they shape (audio lags the lips by 20-70 ms in natural speech,
 # Schwartz & Savariaux 2014), so the mouth runs this far ahead of the audio clock.
 ANTICIPATION_S = 0.04
+JAW_FLOOR = 0.3  # share of a viseme's jaw opening kept in its quietest moment
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Animator:
         times = np.arange(first, last + 1) / self.fps - start
         if chunk.phonemes:
             controls = mouth_controls(chunk.phonemes, chunk.sample_rate, times)
+            # Louder syllables open wider: the phoneme sets the shape, the voice its size.
+            controls[:, JAW] *= JAW_FLOOR + (1 - JAW_FLOOR) * loudness(chunk.pcm, chunk.sample_rate, times)
         else:
             controls = mouth_controls_from_audio(chunk.pcm, chunk.sample_rate, times)
         self._speech.append(_Scheduled(first, controls))
