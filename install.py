@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up obs-cohost: python3 install.py [--dev] [--online]
+"""Set up obs-cohost: python3 install.py [--dev] [--online] [--obs]
 
 Creates .venv beside this file (or reuses it when it works), installs the pinned dependencies and the
 face model package into it, resolves every default model into the model cache, prints where each one
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
     )
     parser.add_argument("--dev", action="store_true", help="also install what the tests and benchmarks need")
     parser.add_argument("--online", action="store_true", help="let models that no installed package ships download")
+    parser.add_argument("--obs", action="store_true",
+                        help="also set up OBS: obs-websocket on with a password, the co-host scene collection and script")
     args = parser.parse_args(argv)
     too_old = check_python(version_info)
     if too_old:
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
     except StepFailed as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    if status == 0 and args.obs:
+        # The venv's python: the OBS step reads and writes the config through the engine package.
+        status = subprocess.run([str(python), "-m", "engine.obs_install"], cwd=ROOT, stdin=subprocess.DEVNULL).returncode
     if status != 0:
         return status
     bin_dir = python.parent

@@ -99,6 +99,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return importlib.import_module(f"bench.{args.what}").main(args.rest)
 
 
+def _cmd_live(args: argparse.Namespace) -> int:
+    from engine.live.run import run_live
+
+    return run_live(load_config(args.config), args.config, use_obs=not args.no_obs)
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from engine.models import main as models_main
 
@@ -127,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, metavar="FILE")
     check.set_defaults(run=_cmd_avatar_check)
 
+    live = sub.add_parser("live", help="run the co-host live into OBS until Ctrl-C")
+    live.add_argument("--config", type=Path, metavar="FILE")
+    live.add_argument("--no-obs", action="store_true", help="run without OBS control (outputs and API only)")
+    live.set_defaults(run=_cmd_live)
+
+    stream = sub.add_parser("stream", help="go live on a platform through OBS: start, stop, status, set-key")
+    stream.add_argument("rest", nargs=argparse.REMAINDER)
+
     bench = sub.add_parser("bench", help="measure speed and sync (render, voice, lipsync)")
     bench.add_argument("what", choices=BENCHMARKS)
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark (--help for them)")
@@ -146,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_bench(argparse.Namespace(what=argv[1], rest=argv[2:]))
         if argv and argv[0] == "models":
             return _cmd_models(argparse.Namespace(rest=argv[1:]))
+        if argv and argv[0] == "stream" and not {"-h", "--help"} & set(argv[1:2]):
+            from engine.stream_cli import main as stream_main
+
+            return stream_main(argv[1:])
         args = build_parser().parse_args(argv)
         return args.run(args)
     except CohostError as e:

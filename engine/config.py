@@ -57,6 +57,7 @@ class ObsConfig:
     scene: str
     duck_sources: list[str]
     duck_db: float
+    avatar_sync_offset_ms: float
 
 
 @dataclass(frozen=True)

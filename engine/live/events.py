@@ -9,7 +9,10 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "speaking_started", "subtitle", "speaking_ended", "muted", "stopped", "queued"
+    # "speaking_started", "subtitle", "speaking_ended", "dropped" (a line that will never be heard:
+    # said while muted, cut by stop talking before it started, or no speakable audio), "stopped"
+    # (stop talking was asked), "muted", "unmuted", "queued" (a line added to the say-next queue)
+    kind: str
     line_id: str = ""
     text: str = ""  # the whole line (started), the sentence now spoken (subtitle)
     question: str = ""  # what the line answers, shown in OBS's question overlay

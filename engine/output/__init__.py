@@ -1,0 +1,42 @@
+"""Where the live co-host goes: `make_outputs` builds the outputs named in [live] outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from engine.config import Config
+from engine.errors import CohostError
+from engine.output.base import Output
+
+
+def _stream(config: Config) -> Output:
+    from engine.output.stream import StreamOutput
+
+    return StreamOutput(config.live.stream_port)
+
+
+def _virtualcam(config: Config) -> Output:
+    from engine.output.virtualcam import VirtualCamOutput
+
+    return VirtualCamOutput(None, config.live.audio_device)
+
+
+def _file(config: Config) -> Output:
+    from engine.output.file import FileOutput
+
+    return FileOutput(Path(config.live.file).expanduser())
+
+
+OUTPUTS: dict[str, Callable[[Config], Output]] = {"stream": _stream, "virtualcam": _virtualcam, "file": _file}
+
+
+def make_outputs(config: Config) -> list[Output]:
+    """One output per name in config.live.outputs, in order (a name given twice counts once)."""
+    names = list(dict.fromkeys(config.live.outputs))
+    if not names:
+        raise CohostError(f"live.outputs is empty: choose any of {', '.join(OUTPUTS)}")
+    unknown = [name for name in names if name not in OUTPUTS]
+    if unknown:
+        raise CohostError(f"unknown live output {unknown[0]!r}: use any of {', '.join(OUTPUTS)}")
+    return [OUTPUTS[name](config) for name in names]

@@ -1,0 +1,405 @@
+"""The live engine: the co-host running continuously, on one clock, into its outputs.
+
+The clock is the count of audio samples produced. Each tick cuts one block of audio from it and
+renders the video frame shown at the block's first sample, so every output stamps picture and
+sound from the same number and they cannot drift. Silence shows the idle animation; a line passed
+to `say()` is synthesized on a worker thread, sentence by sentence, and each sentence is spliced
+onto the clock as soon as it is ready.
+
+Threads: `run()` is the clock loop (it owns the animator, the renderer, the speech track and the
+outputs); one worker thread owns the voice; `say()`, `stop_talking()`, `set_muted()`, `say_next()`,
+`queue_line()` and `status()` may be called from any thread (the control API, OBS hotkeys).
+
+Muting: a muted co-host says nothing at all. Muting cuts the line being spoken (like stop talking)
+and lines passed to `say()` while muted are dropped (a `dropped` event), never held: a streamer who
+unmutes after a phone call does not want a backlog of stale answers. The face keeps its idle motion,
+so the co-host still looks alive on screen. The "say next" queue is kept while muted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from engine.config import Config
+from engine.errors import CohostError
+from engine.face.animator import ANTICIPATION_S, Animator
+from engine.face.renderer import Renderer
+from engine.live.clock import SampleClock
+from engine.live.events import Event, EventSink
+from engine.live.stats import p50_p95
+from engine.live.track import Line, SpeechTrack
+from engine.output.base import Output
+from engine.voice import load_voice
+from engine.voice.base import SpeechChunk, VoiceBackend
+from engine.voice.text import normalise
+
+log = logging.getLogger(__name__)
+
+# The loop renders each frame at most this far ahead of its wall-clock time: enough to absorb the
+# jitter of one slow frame, small enough that stop_talking() cuts audio that is not yet heard.
+RENDER_AHEAD_S = 0.040
+# A frame whose turn comes later than this after its time is not rendered (the previous picture
+# is sent again with the frame's own audio), so a slow machine drops frames instead of stretching
+# time and the sound never stutters.
+DROP_LATE_S = 0.050
+RENDER_STATS_FRAMES = 300  # render times kept for status(): the last 10 s at 30 fps
+# The voice synthesizes the next sentence once less than this is left to play: enough to cover a
+# long sentence's synthesis on a busy machine (piper: ~0.1-0.25 s per second of speech).
+SYNTH_AHEAD_S = 4.0
+SYNTH_POLL_S = 0.02
+VOICE_WAIT_S = 30.0  # unpaced mode: longest wait for the voice before the clock goes on regardless
+
+_WORKER_STOP = object()
+
+
+def build_renderer(config: Config) -> Renderer:
+    """The configured portrait at the configured size, over the photo or the key colour."""
+    from engine.live.background import key_background, parse_color
+    from engine.say import load_portrait
+
+    if config.live.background not in ("photo", "key"):
+        raise CohostError(f'live.background must be "photo" or "key", got {config.live.background!r}')
+    avatar = load_portrait(config)
+    image = avatar.image
+    if config.live.background == "key":
+        image = key_background(image, avatar.landmarks, parse_color(config.live.key_color))
+    return Renderer(image, avatar.landmarks, (config.render.width, config.render.height))
+
+
+class LiveEngine:
+    """`realtime=False` runs the clock as fast as the machine renders, waiting for the voice instead
+    of the wall clock: the same calls then give the same output every time (tests, offline use)."""
+
+    def __init__(
+        self,
+        config: Config,
+        outputs: list[Output],
+        *,
+        sink: EventSink | None = None,
+        voice: VoiceBackend | None = None,
+        renderer: Renderer | None = None,
+        realtime: bool = True,
+    ) -> None:
+        self.config = config
+        self.outputs = list(outputs)
+        self.realtime = realtime
+        self._sink = sink
+        self.renderer = renderer if renderer is not None else build_renderer(config)
+        self._owns_voice = voice is None
+        self.voice = voice if voice is not None else load_voice(config.voice, config.models)
+        self.width, self.height = self.renderer.size
+        self.fps = config.render.fps
+        self.sample_rate = self.voice.sample_rate
+        self.clock = SampleClock(self.sample_rate, self.fps)
+        self._animator = self._new_animator()
+        self._track = SpeechTrack(self.sample_rate)
+        self._frame_buffer = self.renderer.base.copy()
+        # Mouths move before their sound: speech starts this many frames after the next one, so the
+        # frames that anticipate it are still to be rendered.
+        lead_s = ANTICIPATION_S - config.render.av_offset_ms / 1000
+        self._lead_frames = max(0, int(np.ceil(lead_s * self.fps)))
+
+        self._lock = threading.Lock()
+        self._generation = 0  # bumped by stop_talking()/mute: lines queued before are cut
+        self._muted = False
+        self._in_flight = 0  # lines handed to the worker whose end it has not reported yet
+        self._next_lines: deque[str] = deque()
+        self._lines_for_worker: queue.Queue[Any] = queue.Queue()
+        self._from_worker: queue.Queue[tuple[Line, SpeechChunk | None]] = queue.Queue()
+        self._held: tuple[Line, SpeechChunk | None] | None = None  # taken early; placed next tick
+
+        # Clock-loop state (read by status() without the lock: single values, a torn read is harmless).
+        self._frame = 0
+        self._cut_generation = 0
+        self._frames_rendered = 0
+        self._frames_dropped = 0
+        self._render_ms: deque[float] = deque(maxlen=RENDER_STATS_FRAMES)
+        self._opened = False
+        self.error = ""  # why a clock started with start() stopped on its own
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._synthesize_lines, name="cohost-voice", daemon=True)
+        self._worker.start()
+
+    # ----- control, from any thread -------------------------------------------------------------
+
+    def say(self, text: str, question: str = "") -> str:
+        """Queues a line; returns its id. Events follow on the sink as it plays (or is dropped)."""
+        if not normalise(text):
+            raise CohostError("nothing to say: the text has no speakable words")
+        with self._lock:
+            line = Line(uuid.uuid4().hex[:12], text, question, self._generation)
+            muted = self._muted
+            if not muted:
+                self._in_flight += 1
+                self._lines_for_worker.put(line)
+        if muted:
+            line.state = "over"
+            self._emit(Event("dropped", line.line_id, text, question, self._clock_sample()))
+        return line.line_id
+
+    def stop_talking(self) -> None:
+        """Cuts the line being spoken and drops the lines queued behind it; the clock loop fades the
+        sound out at its next block (within one frame plus RENDER_AHEAD_S of clock time)."""
+        with self._lock:
+            self._generation += 1
+        self._emit(Event("stopped", sample=self._clock_sample()))
+
+    def set_muted(self, muted: bool) -> None:
+        with self._lock:
+            changed = muted != self._muted
+            self._muted = muted
+            if muted:
+                self._generation += 1
+        if changed:
+            self._emit(Event("muted" if muted else "unmuted", sample=self._clock_sample()))
+
+    def queue_line(self, text: str) -> int:
+        """Adds a line to the "say next" queue (spoken one at a time by say_next()); returns its length."""
+        if not normalise(text):
+            raise CohostError("nothing to queue: the text has no speakable words")
+        with self._lock:
+            self._next_lines.append(text)
+            length = len(self._next_lines)
+        self._emit(Event("queued", text=text, sample=self._clock_sample()))
+        return length
+
+    def say_next(self) -> str | None:
+        """Speaks the next queued line; None when the queue is empty or the co-host is muted."""
+        with self._lock:
+            if self._muted or not self._next_lines:
+                return None
+            text = self._next_lines.popleft()
+        return self.say(text)
+
+    def status(self) -> dict[str, Any]:
+        render_p50, render_p95 = p50_p95(self._render_ms)
+        speaking = self._track.speaking
+        with self._lock:
+            muted, queued, in_flight = self._muted, len(self._next_lines), self._in_flight
+        return {
+            "speaking": speaking is not None,
+            "line_id": speaking.line_id if speaking else "",
+            "muted": muted,
+            "queue": queued,
+            "lines_pending": in_flight,
+            "frames_rendered": self._frames_rendered,
+            "frames_dropped": self._frames_dropped,
+            "clock_s": self.clock.seconds(self._clock_sample()),
+            "render_ms_p50": render_p50,
+            "render_ms_p95": render_p95,
+            "error": self.error,
+        }
+
+    # ----- running ---------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Opens every output; a failure closes the ones already open and is raised (one line)."""
+        if self._opened:
+            return
+        opened: list[Output] = []
+        try:
+            for output in self.outputs:
+                output.open(self.width, self.height, self.fps, self.sample_rate)
+                opened.append(output)
+        except BaseException:
+            for output in opened:
+                _close_quietly(output)
+            raise
+        self._opened = True
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Runs the clock until `stop_event` is set, then closes the outputs."""
+        self.open()
+        try:
+            started = time.monotonic()
+            first = self._frame
+            while not stop_event.is_set():
+                render = True
+                if self.realtime:
+                    due = started + (self._frame - first) / self.fps
+                    if stop_event.wait(max(0.0, due - RENDER_AHEAD_S - time.monotonic())):
+                        break
+                    render = time.monotonic() - due <= DROP_LATE_S
+                self.tick(render=render, wait_for_voice=not self.realtime)
+        finally:
+            self._close_outputs()
+
+    def run_frames(self, frames: int) -> None:
+        """Unpaced: advances the clock by `frames` ticks (outputs opened on first use). For tests and
+        offline rendering; the outputs stay open until close()."""
+        self.open()
+        for _ in range(frames):
+            self.tick(wait_for_voice=True)
+
+    def start(self) -> None:
+        """Runs the clock on a thread (outputs are opened first, so their errors reach the caller)."""
+        self.open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run_in_thread, name="cohost-clock", daemon=True)
+        self._thread.start()
+
+    def _run_in_thread(self) -> None:
+        try:
+            self.run(self._stop)
+        except Exception as e:  # an output failed: the clock has stopped; status() tells why
+            log.exception("the live engine stopped")
+            self.error = str(e) or type(e).__name__
+
+    def close(self) -> None:
+        """Stops the clock and the voice worker and closes the outputs. Idempotent."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._close_outputs()
+        if self._worker.is_alive():
+            with self._lock:
+                self._generation += 1  # the worker abandons the line it is on
+            self._lines_for_worker.put(_WORKER_STOP)
+            self._worker.join()
+            if self._owns_voice:
+                self.voice.close()
+
+    def __enter__(self) -> "LiveEngine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- the clock loop ----------------------------------------------------------------------------
+
+    def tick(self, render: bool = True, wait_for_voice: bool = False) -> None:
+        """One frame: its audio block, its picture (or the last one again, when dropped), to every output."""
+        k = self._frame
+        start, stop = self.clock.block(k)
+        events = self._apply_cut(start)
+        events += self._take_speech(k, wait_for_voice)
+        pcm, heard = self._track.block(start, stop)
+        events += heard
+        if render:
+            began = time.perf_counter()
+            self.renderer.render_into(self._frame_buffer, self._animator.pose_at(k))
+            self._render_ms.append((time.perf_counter() - began) * 1000)
+            self._frames_rendered += 1
+        else:
+            self._frames_dropped += 1
+        for output in self.outputs:
+            output.write(self._frame_buffer, pcm, start)
+        self._animator.forget_before(k)
+        self._frame = k + 1
+        for event in events:
+            self._emit(event)
+
+    def _apply_cut(self, at: int) -> list[Event]:
+        generation = self._generation
+        if generation == self._cut_generation:
+            return []
+        self._cut_generation = generation
+        # The idle layer is a pure function of time, so a fresh animator continues it seamlessly
+        # while forgetting the cut speech: the mouth closes with the fade.
+        self._animator = self._new_animator()
+        return self._track.cut(at)
+
+    def _take_speech(self, k: int, wait_for_voice: bool) -> list[Event]:
+        """Places every sentence the worker has delivered; the earliest start is the first block
+        whose anticipating mouth frames are still to be rendered. With `wait_for_voice` (unpaced
+        mode) it first waits for any sentence that would otherwise start later than it should, so
+        the result is as if synthesis took no time."""
+        earliest = self.clock.frame_sample(k + self._lead_frames)
+        events: list[Event] = []
+        while True:
+            if self._held is not None:
+                (line, chunk), self._held = self._held, None
+            else:
+                wait = wait_for_voice and self._must_wait(k)
+                try:
+                    line, chunk = self._from_worker.get(timeout=VOICE_WAIT_S) if wait else self._from_worker.get_nowait()
+                except queue.Empty:
+                    if wait:
+                        log.warning("the voice delivered nothing for %.0f s; the clock goes on", VOICE_WAIT_S)
+                    return events
+            if line.generation > self._cut_generation:
+                # Queued after a stop that this tick has not applied yet: it waits for the next tick.
+                self._held = (line, chunk)
+                return events
+            if chunk is None:
+                with self._lock:
+                    self._in_flight -= 1
+                events += self._track.finish(line)
+            elif line.generation == self._cut_generation and line.state != "over":
+                start = self._track.place(line, chunk.pcm, chunk.text, earliest)
+                self._animator.add_speech(chunk, start)
+
+    def _must_wait(self, k: int) -> bool:
+        """A line is being synthesized and its next sentence is due before frame k+1's placement."""
+        if self._in_flight == 0:
+            return False
+        free = self._track.next_free()
+        return free is None or free < self.clock.frame_sample(k + 1 + self._lead_frames)
+
+    # ----- the voice worker --------------------------------------------------------------------------
+
+    def _synthesize_lines(self) -> None:
+        while True:
+            line = self._lines_for_worker.get()
+            if line is _WORKER_STOP:
+                return
+            try:
+                # The voice synthesizes one sentence per step of this iterator, so a cut stops
+                # synthesis at the next sentence boundary, and pausing between steps keeps the
+                # voice from running far ahead of the clock (CPU spent on lines that may be cut).
+                sentences = self.voice.stream(line.text)
+                while self._wait_until_needed(line) and (chunk := next(sentences, None)) is not None:
+                    self._from_worker.put((line, chunk))
+            except Exception:  # a voice failure loses this line, not the co-host
+                log.exception("the voice failed on line %s", line.line_id)
+            self._from_worker.put((line, None))
+
+    def _wait_until_needed(self, line: Line) -> bool:
+        """Waits while the clock has more than SYNTH_AHEAD_S of speech still to play (or sentences
+        not yet placed); False once `line` has been cut."""
+        while line.generation == self._generation:
+            ahead = self._track.placed_until - self._clock_sample()
+            if self._from_worker.empty() and ahead < SYNTH_AHEAD_S * self.sample_rate:
+                return True
+            time.sleep(SYNTH_POLL_S)
+        return False
+
+    # ----- helpers ------------------------------------------------------------------------------------
+
+    def _new_animator(self) -> Animator:
+        return Animator(self.fps, self.sample_rate, av_offset_ms=self.config.render.av_offset_ms)
+
+    def _clock_sample(self) -> int:
+        return self.clock.frame_sample(self._frame)
+
+    def _emit(self, event: Event) -> None:
+        if self._sink is None:
+            return
+        try:
+            self._sink(event)
+        except Exception:  # a broken listener must not stop the co-host
+            log.exception("event sink failed on %s", event.kind)
+
+    def _close_outputs(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        for output in self.outputs:
+            _close_quietly(output)
+
+
+def _close_quietly(output: Output) -> None:
+    try:
+        output.close()
+    except Exception:
+        log.exception("closing output %s failed", getattr(output, "name", output))

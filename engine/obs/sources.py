@@ -1,0 +1,169 @@
+"""The co-host's sources in OBS, set up idempotently: run it on every (re)connect and each source
+exists exactly once. What exists is never re-created or moved (the user may have restyled or placed
+it); what is missing is created and placed; the avatar's stream address and key colour follow the
+config."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.errors import CohostError
+
+LOG = logging.getLogger(__name__)
+
+AVATAR = "Co-host avatar"  # not "Co-host": scenes and sources share one namespace in OBS, and that is the scene
+SUBTITLES = "Co-host subtitles"
+QUESTION = "Co-host question"
+KEY_FILTER = "Co-host key"
+
+# OBS_ALIGN_* flags of a scene item's anchor: centre is 0.
+_ALIGN_TOP, _ALIGN_BOTTOM, _ALIGN_TOP_LEFT = 4, 8, 5
+
+Request = Callable[..., dict[str, Any]]  # request(name, data=None) -> response data
+
+
+@dataclass(frozen=True)
+class ObsSetup:
+    """What the controller keeps in OBS.
+
+    avatar_url: what the avatar Media Source plays (the engine's loopback MPEG-TS); None = no avatar
+        source (e.g. the co-host reaches OBS through a virtual camera instead).
+    key_color: "#rrggbb" to key out of the avatar with OBS's chroma key (background = "key"); None = no key.
+    duck_sources, duck_db: audio inputs turned down by duck_db while the co-host speaks.
+    avatar_sync_offset_ms: the avatar's audio sync offset, set when the source is created (later
+        changes made in OBS's Advanced Audio Properties are the user's and are kept).
+    """
+
+    avatar_url: str | None = None
+    avatar_sync_offset_ms: float = 0.0
+    key_color: str | None = None
+    duck_sources: tuple[str, ...] = ()
+    duck_db: float = -12.0
+
+
+SUBTITLES_ONLY = ObsSetup()  # the text sources, no avatar, no ducking
+
+
+@dataclass
+class SetupReport:
+    scene: str
+    text_kind: str
+    created: list[str] = field(default_factory=list)  # sources (or filters) this run added
+
+
+def parse_key_color(color: str) -> int:
+    """'#rrggbb' → the 0xAABBGGRR integer OBS's colour properties hold."""
+    match = re.fullmatch(r"#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})", color.strip())
+    if not match:
+        raise CohostError(f"[live] key_color must look like #00ff00, got {color!r}")
+    r, g, b = (int(part, 16) for part in match.groups())
+    return 0xFF000000 | (b << 16) | (g << 8) | r
+
+
+def text_kind(platform: str) -> str:
+    """The text source of OBS on this platform (GetVersion's `platform`): GDI+ on Windows, FreeType 2
+    on macOS and Linux (`platform` is the distribution's id there, e.g. "debian")."""
+    return "text_gdiplus_v2" if platform == "windows" else "text_ft2_source_v2"
+
+
+def avatar_settings(url: str) -> dict[str, Any]:
+    """A Media Source reading a live loopback MPEG-TS stream: not a file, small buffer, restart when
+    shown (so that it picks the stream up again after the engine restarts)."""
+    return {"is_local_file": False, "input": url, "input_format": "mpegts", "buffering_mb": 1,
+            "restart_on_activate": True, "close_when_inactive": False, "clear_on_media_end": False,
+            "reconnect_delay_sec": 1, "hw_decode": False}
+
+
+def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, Any]:
+    """Readable caption styling for a canvas width x height, empty text, wrapped at 80 % of the width."""
+    size = max(24, height // 16)
+    wrap = int(width * 0.8)
+    if kind == "text_gdiplus_v2":
+        return {"text": "", "font": {"face": "Arial", "size": size, "style": "Bold", "flags": 1},
+                "outline": True, "outline_size": max(2, size // 12), "outline_color": 0xFF000000,
+                "extents": True, "extents_cx": wrap, "extents_cy": size * 3, "extents_wrap": True,
+                "align": "center", "valign": valign}
+    return {"text": "", "font": {"face": "Sans Serif", "size": size, "style": "Bold", "flags": 1},
+            "outline": True, "drop_shadow": True, "word_wrap": True, "custom_width": wrap}
+
+
+def ensure_scene(request: Request, scene: str) -> str:
+    """The scene's name, created when missing; "" means the current program scene."""
+    if not scene:
+        return str(request("GetCurrentProgramScene")["currentProgramSceneName"])
+    names = {s["sceneName"] for s in request("GetSceneList")["scenes"]}
+    if scene not in names:
+        request("CreateScene", {"sceneName": scene})
+        LOG.info("created scene %r in OBS", scene)
+    return scene
+
+
+def ensure_sources(request: Request, scene: str, setup: ObsSetup, platform: str) -> SetupReport:
+    """Makes the co-host's sources exist exactly once in `scene` (see the module doc)."""
+    report = SetupReport(scene=ensure_scene(request, scene), text_kind=text_kind(platform))
+    video = request("GetVideoSettings")
+    width, height = int(video["baseWidth"]), int(video["baseHeight"])
+    inputs = {i["inputName"]: i["inputKind"] for i in request("GetInputList")["inputs"]}
+    in_scene = {i["sourceName"] for i in request("GetSceneItemList", {"sceneName": report.scene})["sceneItems"]}
+
+    def ensure(name: str, kind: str, settings: dict[str, Any], transform: dict[str, Any]) -> bool:
+        if name not in inputs:
+            item = request("CreateInput", {"sceneName": report.scene, "inputName": name, "inputKind": kind,
+                                           "inputSettings": settings, "sceneItemEnabled": True})
+        elif name not in in_scene:  # the input lives on (another scene) but was removed from ours
+            item = request("CreateSceneItem", {"sceneName": report.scene, "sourceName": name})
+        else:
+            if inputs[name] != kind:
+                LOG.warning("OBS source %r is a %s, not the %s obs-cohost expects", name, inputs[name], kind)
+            return False
+        request("SetSceneItemTransform", {"sceneName": report.scene, "sceneItemId": item["sceneItemId"],
+                                          "sceneItemTransform": transform})
+        report.created.append(name)
+        return name not in inputs
+
+    if setup.avatar_url is not None:
+        created = ensure(AVATAR, "ffmpeg_source", avatar_settings(setup.avatar_url),
+                         {"positionX": 0.0, "positionY": 0.0, "alignment": _ALIGN_TOP_LEFT,
+                          "boundsType": "OBS_BOUNDS_SCALE_INNER", "boundsWidth": float(width),
+                          "boundsHeight": float(height), "boundsAlignment": 0})
+        if created and setup.avatar_sync_offset_ms:
+            request("SetInputAudioSyncOffset", {"inputName": AVATAR,
+                                                "inputAudioSyncOffset": round(setup.avatar_sync_offset_ms)})
+        _follow_avatar_url(request, setup.avatar_url)
+        _ensure_key(request, setup.key_color, report)
+    margin = height / 24
+    ensure(SUBTITLES, report.text_kind, text_settings(report.text_kind, width, height, "bottom"),
+           {"positionX": width / 2, "positionY": height - margin, "alignment": _ALIGN_BOTTOM})
+    ensure(QUESTION, report.text_kind, text_settings(report.text_kind, width, height, "top"),
+           {"positionX": width / 2, "positionY": margin, "alignment": _ALIGN_TOP})
+    return report
+
+
+def _follow_avatar_url(request: Request, url: str) -> None:
+    """Points an existing avatar at the configured stream; untouched when it already is, because any
+    settings change restarts the Media Source (a visible hiccup on every reconnect)."""
+    current = request("GetInputSettings", {"inputName": AVATAR})["inputSettings"]
+    wanted = avatar_settings(url)
+    if any(current.get(key) != wanted[key] for key in ("is_local_file", "input", "input_format")):
+        request("SetInputSettings", {"inputName": AVATAR, "inputSettings": wanted})
+
+
+def _ensure_key(request: Request, key_color: str | None, report: SetupReport) -> None:
+    """The chroma-key filter on the avatar: added once, following the configured colour, and disabled
+    (not deleted: the user may have tuned it) when the photo's own background is wanted."""
+    filters = {f["filterName"] for f in request("GetSourceFilterList", {"sourceName": AVATAR})["filters"]}
+    if key_color is None:
+        if KEY_FILTER in filters:
+            request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": False})
+        return
+    settings = {"key_color_type": "custom", "key_color": parse_key_color(key_color)}
+    if KEY_FILTER in filters:
+        request("SetSourceFilterSettings", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterSettings": settings})
+        request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": True})
+    else:
+        request("CreateSourceFilter", {"sourceName": AVATAR, "filterName": KEY_FILTER,
+                                       "filterKind": "chroma_key_filter_v2", "filterSettings": settings})
+        report.created.append(KEY_FILTER)

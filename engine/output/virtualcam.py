@@ -1,0 +1,199 @@
+"""The `virtualcam` output: frames to a virtual camera (pyvirtualcam) and the voice to a named audio
+output device (sounddevice), both of which OBS captures as ordinary sources.
+
+The two travel separate paths, so they arrive with different delays: the voice waits in our buffer
+and the device's. `latency_ms` is that audio delay, measured from the opened device; OBS control
+sets the audio source's sync offset from it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from engine.errors import CohostError
+
+# pyvirtualcam's backend for each platform: v4l2loopback on Linux, OBS's own virtual camera on
+# Windows and macOS.
+CAMERA_BACKENDS = {"linux": "v4l2loopback", "win32": "obs", "darwin": "obs"}
+CAMERA_HELP = {
+    "linux": "install v4l2loopback (apt install v4l2loopback-dkms, then sudo modprobe v4l2loopback exclusive_caps=1)",
+    "win32": "install OBS Studio 26 or newer and start its Virtual Camera once",
+    "darwin": "install OBS Studio 30 or newer and start its Virtual Camera once",
+}
+AUDIO_HELP = {
+    "linux": "create it with `pactl load-module module-null-sink sink_name=cohost_out`",
+    "win32": "install VB-Cable (VB-Audio Virtual Cable) and use its \"CABLE Input\"",
+    "darwin": "install BlackHole (brew install blackhole-2ch) and use \"BlackHole 2ch\"",
+}
+# The device starts playing once this much voice is buffered, so a late frame of the engine never
+# leaves it without samples (the engine runs at most ~40 ms ahead, a frame is 33 ms).
+PREFILL_S = 0.08
+MAX_BUFFER_S = 0.5  # more than this buffered: the device is not keeping up, the oldest sound is dropped
+
+
+def _platform() -> str:
+    return "linux" if sys.platform.startswith("linux") else sys.platform
+
+
+class VirtualCamOutput:
+    name = "virtualcam"
+
+    def __init__(self, device: str | None, audio_device: str, *, backend: str | None = None) -> None:
+        self.device = device
+        self.audio_device = audio_device
+        self.backend = backend or CAMERA_BACKENDS.get(_platform(), "")
+        self.latency_ms = 0.0
+        self._camera: Any = None
+        self._audio: _AudioOut | None = None
+
+    def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
+        import pyvirtualcam
+
+        if not self.audio_device:
+            raise CohostError(f"virtualcam output needs live.audio_device set to an audio output device: {AUDIO_HELP.get(_platform(), '')}")
+        try:
+            self._camera = pyvirtualcam.Camera(width, height, fps, device=self.device, backend=self.backend)
+        except (RuntimeError, KeyError) as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise CohostError(f"no virtual camera ({first}): {CAMERA_HELP.get(_platform(), 'install a virtual camera')}") from None
+        try:
+            self._audio = _AudioOut(self.audio_device, sample_rate)
+        except BaseException:
+            self._camera.close()
+            self._camera = None
+            raise
+        self.latency_ms = self._audio.latency_ms
+
+    def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
+        assert self._camera is not None and self._audio is not None, "open() first"
+        self._audio.write(pcm)
+        self._camera.send(frame)
+
+    def stats(self) -> dict[str, Any]:
+        audio = self._audio
+        return {"latency_ms": self.latency_ms, "underruns": audio.underruns if audio else 0,
+                "dropped_samples": audio.dropped if audio else 0}  # fmt: skip
+
+    def close(self) -> None:
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except OSError:
+        raise CohostError("PortAudio not found: install it (Debian/Ubuntu: apt install libportaudio2)") from None
+    return sounddevice
+
+
+def _pulse_sinks() -> list[str]:
+    try:
+        result = subprocess.run(["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.split("\t")[1] for line in result.stdout.splitlines() if line.count("\t") >= 1]
+
+
+def _find_device(sd: Any, name: str) -> tuple[int | str, dict[str, str]]:
+    """A PortAudio output device named `name` (exact, else a case-insensitive part of its name),
+    or on Linux a PulseAudio sink of that name played through the `pulse` device. Returns the
+    device and the environment that selects it."""
+    for rescan in (False, True):
+        if rescan:  # PortAudio lists devices once; one created since (a new sink, a cable) needs a rescan
+            sd._terminate()
+            sd._initialize()
+        outputs = [(i, d["name"]) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+        for i, device_name in outputs:
+            if device_name == name:
+                return i, {}
+        for i, device_name in outputs:
+            if name.lower() in device_name.lower():
+                return i, {}
+        if any(device_name == "pulse" for _, device_name in outputs) and name in _pulse_sinks():
+            return "pulse", {"PULSE_SINK": name}
+    raise CohostError(f"no audio output device {name!r}: {AUDIO_HELP.get(_platform(), 'install a virtual audio cable')}")
+
+
+class _AudioOut:
+    """Plays the engine's blocks through a callback stream fed from a small buffer: writing never
+    blocks the engine, and the device's own clock paces the sound."""
+
+    def __init__(self, name: str, sample_rate: int) -> None:
+        sd = _sounddevice()
+        device, env = _find_device(sd, name)
+        self._blocks: deque[np.ndarray] = deque()
+        self._offset = 0  # samples of _blocks[0] already played
+        self._buffered = 0
+        self._lock = threading.Lock()
+        self._prefill = round(PREFILL_S * sample_rate)
+        self._max = round(MAX_BUFFER_S * sample_rate)
+        self._playing = False
+        self.underruns = 0
+        self.dropped = 0
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)  # libpulse reads PULSE_SINK when the stream connects, i.e. now
+        try:
+            sd.check_output_settings(device=device, channels=1, dtype="int16", samplerate=sample_rate)
+            self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="int16", device=device,
+                                           latency="low", callback=self._callback)  # fmt: skip
+            self._stream.start()
+        except sd.PortAudioError as e:
+            raise CohostError(f"cannot play to audio device {name!r}: {e}") from None
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        self.latency_ms = (float(self._stream.latency) + PREFILL_S) * 1000
+
+    def write(self, pcm: np.ndarray) -> None:
+        with self._lock:
+            self._blocks.append(pcm.copy())
+            self._buffered += len(pcm)
+            if self._buffered > self._max:
+                # The device stalled (a sink starting up, a suspended laptop) or runs slow: drop the
+                # oldest sound down to the prefill, or the voice would stay that late from now on.
+                while self._buffered - (len(self._blocks[0]) - self._offset) >= self._prefill:
+                    old = self._blocks.popleft()
+                    self._buffered -= len(old) - self._offset
+                    self.dropped += len(old) - self._offset
+                    self._offset = 0
+
+    def _callback(self, out: np.ndarray, frames: int, _time: Any, _status: Any) -> None:
+        out.fill(0)
+        with self._lock:
+            if not self._playing:
+                if self._buffered < self._prefill:
+                    return
+                self._playing = True
+            filled = 0
+            while filled < frames and self._blocks:
+                block = self._blocks[0]
+                n = min(frames - filled, len(block) - self._offset)
+                out[filled : filled + n, 0] = block[self._offset : self._offset + n]
+                filled += n
+                self._offset += n
+                if self._offset == len(block):
+                    self._blocks.popleft()
+                    self._offset = 0
+            self._buffered -= filled
+            if filled < frames:  # ran dry: wait for a full prefill again rather than stutter
+                self.underruns += 1
+                self._playing = False
+
+    def close(self) -> None:
+        self._stream.stop()
+        self._stream.close()

@@ -1,0 +1,398 @@
+"""The live engine: one sample clock stamps every frame and audio block, speech is spliced onto it at
+block boundaries, events follow the clock, stop and mute cut the voice, and the live path keeps lip
+sync. A real voice and a real renderer; the recording output below is the engine's own output
+interface (engine/output/base.py), not a stand-in for a peer."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from engine.analysis.lipsync import measure_file
+from engine.errors import CohostError
+from engine.face.renderer import Renderer, fit_portrait
+from engine.live.engine import LiveEngine, build_renderer
+from engine.live.events import Event
+from engine.live.track import FADE_S, LINE_GAP_S
+from engine.output import make_outputs
+from engine.output.file import FileOutput
+from engine.say import SENTENCE_GAP_S, load_portrait
+from engine.voice.base import SpeechChunk
+from engine.voice.espeak import EspeakBackend
+
+SMALL = (320, 180)
+TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Then it runs far away into the woods."
+
+
+class Recorder:
+    """Keeps what the engine hands its outputs: every block's first sample and PCM, and the frames
+    (all of them, or only a cheap fingerprint for long runs)."""
+
+    name = "recorder"
+
+    def __init__(self, keep_frames: bool = False) -> None:
+        self.keep_frames = keep_frames
+        self.samples: list[int] = []
+        self.pcm: list[np.ndarray] = []
+        self.frames: list[np.ndarray] = []
+        self.fingerprints: list[int] = []
+        self.opened: tuple[int, int, int, int] | None = None
+        self.closed = False
+
+    def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
+        self.opened = (width, height, fps, sample_rate)
+
+    def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
+        self.samples.append(sample)
+        self.pcm.append(pcm.copy())
+        self.fingerprints.append(hash(frame.tobytes()))
+        if self.keep_frames:
+            self.frames.append(frame.copy())
+
+    def close(self) -> None:
+        self.closed = True
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self.pcm)
+
+
+class Events(list):
+    """The event sink: every event, plus the frames written when it arrived."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+        self.blocks_written_at: dict[int, int] = {}
+        self.arrived = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self.arrived:
+            self.blocks_written_at[len(self)] = len(self.recorder.samples)
+            self.append(event)
+            self.arrived.notify_all()
+
+    def of(self, kind: str) -> list[Event]:
+        return [e for e in self if e.kind == kind]
+
+    def wait_for(self, kind: str, count: int = 1, timeout: float = 30.0) -> Event:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.of(kind)) >= count, timeout), f"no {kind} event"
+            return self.of(kind)[count - 1]
+
+
+class Tapped:
+    """The real espeak voice, keeping a copy of every chunk it hands the engine (espeak varies its
+    output slightly from call to call, so the test compares against exactly what was spoken)."""
+
+    name = "espeak"
+
+    def __init__(self) -> None:
+        self._voice = EspeakBackend("en-us")
+        self.sample_rate = self._voice.sample_rate
+        self.chunks: list[SpeechChunk] = []
+
+    def stream(self, text: str) -> Iterator[SpeechChunk]:
+        for chunk in self._voice.stream(text):
+            self.chunks.append(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self._voice.close()
+
+
+@pytest.fixture
+def espeak() -> Tapped:
+    return Tapped()
+
+
+@pytest.fixture(scope="module")
+def portrait(config):
+    return load_portrait(config)
+
+
+@pytest.fixture(scope="module")
+def small_renderer(portrait) -> Renderer:
+    return Renderer(portrait.image, portrait.landmarks, SMALL)
+
+
+def _engine(config, renderer, voice, *, fps: int = 30, realtime: bool = False, keep_frames: bool = False):
+    config = dataclasses.replace(config, render=dataclasses.replace(config.render, fps=fps))
+    recorder = Recorder(keep_frames)
+    events = Events(recorder)
+    engine = LiveEngine(config, [recorder], sink=events, voice=voice, renderer=renderer, realtime=realtime)
+    return engine, recorder, events
+
+
+def _run_until(engine: LiveEngine, events: Events, kind: str, limit_frames: int = 3000) -> None:
+    for _ in range(limit_frames):
+        if events.of(kind):
+            return
+        engine.run_frames(1)
+    raise AssertionError(f"no {kind} event within {limit_frames} frames")
+
+
+@pytest.mark.parametrize("fps", [30, 24], ids=["22050/30=735", "22050/24=918.75"])
+def test_blocks_tile_the_clock_and_frame_k_is_stamped_at_k_sr_over_fps(config, small_renderer, espeak, fps):
+    minutes = 3 if fps == 30 else 1
+    engine, recorder, events = _engine(config, small_renderer, espeak, fps=fps)
+    with engine:
+        sr = engine.sample_rate
+        frames = minutes * 60 * fps
+        for k in range(frames):
+            if k % (20 * fps) == fps:  # a line every 20 s, so speech and idle both cross the clock
+                engine.say("Hello chat. Thanks for the follow!")
+            engine.run_frames(1)
+    assert recorder.opened == (*SMALL, fps, sr) and recorder.closed
+    samples = np.array(recorder.samples)
+    lengths = np.array([len(p) for p in recorder.pcm])
+    k = np.arange(frames)
+    assert np.array_equal(samples, k * sr // fps)
+    assert np.array_equal(samples[1:], samples[:-1] + lengths[:-1])  # no gap, no overlap
+    assert samples[-1] + lengths[-1] == frames * sr // fps  # exact after minutes: nothing drifts
+    assert len(events.of("speaking_ended")) == len(range(fps, frames, 20 * fps))
+    assert np.abs(recorder.audio()).max() > 1000  # the speech is in there
+
+
+def test_speech_starts_at_a_block_boundary_and_subtitles_arrive_at_their_sentence(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    with engine:
+        engine.run_frames(10)
+        line_id = engine.say(TWO_SENTENCES, question="what does the fox do?")
+        _run_until(engine, events, "speaking_ended")
+        engine.run_frames(5)
+    chunks = espeak.chunks
+    assert len(chunks) == 2
+    sr, audio = engine.sample_rate, recorder.audio()
+    started, ended = events.of("speaking_started")[0], events.of("speaking_ended")[0]
+    subtitles = events.of("subtitle")
+    # say() came before frame 10: the speech starts on the block of frame 10 + the mouth's lead.
+    assert started.sample == engine.clock.frame_sample(10 + engine._lead_frames)
+    assert (started.line_id, started.question, started.text) == (line_id, "what does the fox do?", TWO_SENTENCES)
+    assert [s.text for s in subtitles] == [c.text for c in chunks]
+    assert subtitles[0].sample == started.sample
+    assert subtitles[1].sample == subtitles[0].sample + len(chunks[0].pcm) + round(SENTENCE_GAP_S * sr)
+    for subtitle, chunk in zip(subtitles, chunks):
+        # The sentence's audio sits exactly where its subtitle says ...
+        assert np.array_equal(audio[subtitle.sample : subtitle.sample + len(chunk.pcm)], chunk.pcm)
+        # ... and the event came out with the block that plays that sample, not when synthesized.
+        written = events.blocks_written_at[events.index(subtitle)]
+        assert recorder.samples[written - 1] <= subtitle.sample < recorder.samples[written - 1] + len(recorder.pcm[written - 1])
+    assert ended.sample == subtitles[1].sample + len(chunks[1].pcm)
+    assert not audio[: started.sample].any() and not audio[ended.sample :].any()
+
+
+def test_lines_follow_each_other_with_a_pause(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    with engine:
+        first, second = engine.say("First line."), engine.say("Second line.")
+        _run_until(engine, events, "speaking_ended")
+        while len(events.of("speaking_ended")) < 2:
+            engine.run_frames(1)
+    ends = {e.line_id: e.sample for e in events.of("speaking_ended")}
+    starts = {e.line_id: e.sample for e in events.of("speaking_started")}
+    assert starts[second] - ends[first] == round(LINE_GAP_S * engine.sample_rate)
+
+
+def test_stop_talking_cuts_the_voice_within_100_ms_of_clock_and_the_next_line_plays(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    sr = espeak.sample_rate
+    with engine:
+        cut_id = engine.say(TWO_SENTENCES + " " + TWO_SENTENCES)
+        queued_id = engine.say("This line was queued behind it.")
+        _run_until(engine, events, "speaking_started")
+        engine.run_frames(30)  # a second into the first sentence
+        stop_at = engine.clock.frame_sample(len(recorder.samples))  # the first block not yet produced
+        engine.stop_talking()
+        engine.run_frames(60)
+        after = engine.say("Back again.")
+        while not any(e.line_id == after for e in events.of("speaking_ended")):
+            engine.run_frames(1)
+    audio = recorder.audio()
+    resumed = next(e.sample for e in events.of("speaking_started") if e.line_id == after)
+    heard = np.flatnonzero(audio[stop_at:resumed])
+    assert (heard[-1] + 1) * 1000 / sr <= 100  # silent within 100 ms of clock
+    # In fact the cut lands on the very next block and fades the sentence out over FADE_S (no click).
+    began, first_sentence = events.of("speaking_started")[0].sample, espeak.chunks[0].pcm
+    fade = round(FADE_S * sr)
+    uncut = first_sentence[stop_at - began : stop_at - began + fade].astype(np.float32)
+    faded = (uncut * np.linspace(1.0, 0.0, fade, endpoint=False, dtype=np.float32)).astype(np.int16)
+    assert np.abs(uncut).max() > 100  # it was speaking when stopped
+    assert np.array_equal(audio[stop_at : stop_at + fade], faded)
+    assert not audio[stop_at + fade : resumed].any()
+    ended = next(e for e in events.of("speaking_ended") if e.line_id == cut_id)
+    assert ended.sample == stop_at + fade
+    assert [e.line_id for e in events.of("dropped")] == [queued_id]
+    assert [e.line_id for e in events.of("speaking_started")] == [cut_id, after]
+    assert events.of("stopped")
+
+
+def test_stop_talking_in_real_time_cuts_within_100_ms_of_the_clock(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak, realtime=True)
+    sr = espeak.sample_rate
+    with engine:
+        engine.start()
+        engine.say(TWO_SENTENCES)
+        events.wait_for("speaking_started")
+        time.sleep(0.5)
+        called = time.monotonic()
+        clock_at_call = engine.clock.frame_sample(len(recorder.samples))
+        engine.stop_talking()
+        ended = events.wait_for("speaking_ended")
+        wall_ms = (time.monotonic() - called) * 1000
+    audio = recorder.audio()
+    heard = np.flatnonzero(audio[clock_at_call:])
+    clock_ms = (heard[-1] + 1) * 1000 / sr if len(heard) else 0.0
+    print(f"stop_talking: audio ends {clock_ms:.1f} ms of clock after the call; speaking_ended after {wall_ms:.1f} ms wall")
+    assert clock_ms <= 100
+    assert ended.sample - clock_at_call <= 0.1 * sr
+
+
+def test_a_slow_machine_drops_frames_but_keeps_the_clock(config, small_renderer, espeak):
+    """Real-time mode with an output that stalls now and then (as a busy CPU would): the engine skips
+    rendering to catch up, repeats the last picture for those frames, and the audio still tiles."""
+
+    class Stalling(Recorder):
+        def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
+            super().write(frame, pcm, sample)
+            if len(self.samples) % 15 == 0:
+                time.sleep(0.2)
+
+    config30 = dataclasses.replace(config, render=dataclasses.replace(config.render, fps=30))
+    recorder = Stalling()
+    with LiveEngine(config30, [recorder], voice=espeak, renderer=small_renderer, realtime=True) as engine:
+        engine.start()
+        engine.say("Keep talking while the machine stalls.")
+        time.sleep(2.0)
+        engine.close()
+        status = engine.status()
+    assert status["frames_dropped"] > 0
+    assert status["frames_rendered"] + status["frames_dropped"] == len(recorder.samples)
+    samples = np.array(recorder.samples)
+    assert np.array_equal(samples, engine.clock.frame_sample(np.arange(len(samples))))
+    lengths = np.array([len(p) for p in recorder.pcm])
+    assert np.array_equal(samples[1:], samples[:-1] + lengths[:-1])
+
+
+def test_muted_cohost_drops_lines_but_keeps_moving_and_speaks_again_when_unmuted(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    with engine:
+        speaking = engine.say(TWO_SENTENCES)
+        _run_until(engine, events, "speaking_started")
+        engine.run_frames(10)
+        engine.set_muted(True)
+        muted_at = len(recorder.samples)
+        dropped = engine.say("Nobody hears this.")
+        engine.run_frames(90)
+        status = engine.status()
+        engine.set_muted(False)
+        heard = engine.say("Now I can talk.")
+        while not any(e.line_id == heard for e in events.of("speaking_ended")):
+            engine.run_frames(1)
+    assert status["muted"] and not status["speaking"]
+    audio = recorder.audio()
+    silent = audio[recorder.samples[muted_at + 1] : recorder.samples[muted_at + 90]]
+    assert not silent.any()
+    assert len(set(recorder.fingerprints[muted_at + 1 : muted_at + 90])) > 30  # the idle face still moves
+    assert [e.kind for e in events if e.line_id == speaking][-1] == "speaking_ended"
+    assert [e.kind for e in events if e.line_id == dropped] == ["dropped"]
+    assert [e.kind for e in events if e.line_id == heard][0] == "speaking_started"
+    assert [e.kind for e in events if e.kind in ("muted", "unmuted")] == ["muted", "unmuted"]
+
+
+def test_say_next_speaks_the_queued_lines_in_order(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    with engine:
+        assert engine.queue_line("First in the queue.") == 1
+        assert engine.queue_line("Second in the queue.") == 2
+        assert engine.status()["queue"] == 2
+        engine.say_next()
+        _run_until(engine, events, "speaking_ended")
+        engine.say_next()
+        while len(events.of("speaking_ended")) < 2:
+            engine.run_frames(1)
+        assert engine.say_next() is None
+        assert engine.status()["queue"] == 0
+    assert [e.text for e in events.of("speaking_started")] == ["First in the queue.", "Second in the queue."]
+    assert len(events.of("queued")) == 2
+
+
+def test_status_reports_the_clock_and_render_times(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    with engine:
+        engine.run_frames(45)
+        status = engine.status()
+    assert status["clock_s"] == pytest.approx(1.5)
+    assert status["frames_rendered"] == 45 and status["frames_dropped"] == 0
+    assert 0 < status["render_ms_p50"] <= status["render_ms_p95"]
+    assert not status["speaking"] and not status["muted"]
+
+
+def test_nothing_to_say_is_a_one_line_error(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    with engine, pytest.raises(CohostError, match="nothing to say") as caught:
+        engine.say("   🙂  ")
+    assert "\n" not in str(caught.value)
+
+
+def test_live_path_keeps_lip_sync_in_the_recorded_session(tmp_path, config, portrait, piper_voice, face_model):
+    """The engine's output written with FileOutput passes the same MASS measurement as `cohost say`."""
+    renderer = Renderer(portrait.image, portrait.landmarks, (640, 360))
+    path = tmp_path / "session.mp4"
+    events = Events(Recorder())
+    with LiveEngine(config, [FileOutput(path)], sink=events, voice=piper_voice, renderer=renderer, realtime=False) as engine:
+        engine.run_frames(9)
+        engine.say("Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your messages out loud.")
+        _run_until(engine, events, "speaking_ended")
+        engine.run_frames(15)
+    report = measure_file(path, face_model)
+    print(f"live lip sync: lag {report.lag_ms:+.1f} ms, r {report.r:.2f}, conf {report.conf:.2f}")
+    assert report.passed, report.failures
+
+
+def test_key_background_fills_around_the_person_with_the_key_colour(config, portrait):
+    keyed = dataclasses.replace(config, live=dataclasses.replace(config.live, background="key", key_color="#00ff00"),
+                                render=dataclasses.replace(config.render, width=320, height=180))  # fmt: skip
+    base = build_renderer(keyed).base
+    green = np.all(base == (0, 255, 0), axis=2)
+    assert green[:, :20].mean() > 0.9 and green[:, -20:].mean() > 0.9 and green[:30].mean() > 0.5
+    _, points = fit_portrait(portrait.image, portrait.landmarks, SMALL)
+    x, y = np.round(points[:, :2]).astype(int).T
+    assert not green[y, x].any()  # every face landmark keeps the photo
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("key_color", "green", "key_color"), ("background", "blur", "live.background"),
+])  # fmt: skip
+def test_bad_background_settings_are_one_line_errors(config, field, value, message):
+    bad = dataclasses.replace(config, live=dataclasses.replace(config.live, **{"background": "key", field: value}))
+    with pytest.raises(CohostError, match=message) as caught:
+        build_renderer(bad)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_output_name_lists_the_valid_ones(config):
+    bad = dataclasses.replace(config, live=dataclasses.replace(config.live, outputs=["stream", "ndi"]))
+    with pytest.raises(CohostError, match="'ndi'.*stream, virtualcam, file"):
+        make_outputs(bad)
+
+
+def test_configured_outputs_are_built_in_order(config, tmp_path: Path):
+    chosen = dataclasses.replace(config, live=dataclasses.replace(config.live, outputs=["file", "stream"],
+                                                                  file=str(tmp_path / "s.mp4")))  # fmt: skip
+    assert [o.name for o in make_outputs(chosen)] == ["file", "stream"]
+
+
+def test_a_new_session_never_overwrites_the_last_one(config, small_renderer, espeak, tmp_path: Path):
+    path = tmp_path / "session.mp4"
+    path.write_bytes(b"yesterday's stream")
+    output = FileOutput(path)
+    with LiveEngine(config, [output], voice=espeak, renderer=small_renderer, realtime=False) as engine:
+        engine.run_frames(10)
+    assert path.read_bytes() == b"yesterday's stream"
+    assert output.path != path and output.path.parent == tmp_path and output.path.stat().st_size > 0

@@ -1,0 +1,137 @@
+"""The virtualcam output: the voice goes through sounddevice into a real PulseAudio null sink (the
+test records the sink's monitor with parec, as OBS's audio capture would), and its latency is
+measured from the opened device.
+
+The camera side uses a fake pyvirtualcam backend registered by this test: no virtual camera can run
+here (v4l2loopback is a kernel module and this machine has neither it nor a /dev/video device).
+That absence is itself tested: asking for the real backend gives the one-line install hint.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyvirtualcam
+import pytest
+
+from engine.errors import CohostError
+from engine.output.virtualcam import PREFILL_S, VirtualCamOutput
+from engine.voice.espeak import EspeakBackend
+from tests.harness.fixtures import pulse  # noqa: F401  (fixture)
+from tests.harness.pulse import PulseServer
+
+W, H, FPS = 64, 48, 30
+WARM_UP_S = 3.0  # a fresh null sink takes ~2 s to start consuming; the output drops what piles up
+
+
+class FakeCamera:
+    """pyvirtualcam's backend interface, keeping the frames it is sent."""
+
+    sent: list[np.ndarray] = []
+
+    def __init__(self, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: object) -> None:
+        self._device = device or "fake0"
+        FakeCamera.sent = []
+
+    def send(self, frame: np.ndarray) -> None:
+        FakeCamera.sent.append(frame.copy())
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return self._device
+
+    def native_fourcc(self) -> int | None:
+        return None
+
+
+pyvirtualcam.register_backend("fake", FakeCamera)
+
+
+@pytest.fixture(scope="module")
+def pulse_env(pulse: PulseServer) -> Iterator[PulseServer]:  # noqa: F811
+    """Points this process's PortAudio/libpulse at the test's PulseAudio server."""
+    saved = {key: os.environ.get(key) for key in pulse.env}
+    os.environ.update(pulse.env)
+    yield pulse
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _record(pulse: PulseServer, path: Path, rate: int) -> subprocess.Popen:
+    cmd = ["parec", "-d", "cohost_out.monitor", "--raw", "--format=s16le", f"--rate={rate}", "--channels=1"]
+    return subprocess.Popen(cmd, stdout=path.open("wb"), stderr=subprocess.DEVNULL, env={**os.environ, **pulse.env})
+
+
+def _play_in_real_time(output: VirtualCamOutput, audio: np.ndarray, rate: int) -> None:
+    """Hands the output one frame and its block per 1/FPS s, as the live engine does."""
+    start = time.monotonic()
+    for k in range(-(-len(audio) * FPS // rate)):
+        a, b = k * rate // FPS, (k + 1) * rate // FPS
+        block = np.zeros(b - a, np.int16)
+        block[: len(audio[a:b])] = audio[a:b]
+        output.write(np.full((H, W, 3), k % 256, np.uint8), block, a)
+        time.sleep(max(0.0, start + (k + 1) / FPS - time.monotonic()))
+
+
+def test_voice_reaches_the_null_sink_and_frames_reach_the_camera(pulse_env: PulseServer, tmp_path: Path):
+    voice = EspeakBackend("en-us")
+    speech = np.concatenate([c.pcm for c in voice.stream("Hello chat, this is your co-host speaking.")])
+    rate = voice.sample_rate
+    audio = np.concatenate([np.zeros(round(WARM_UP_S * rate), np.int16), speech, np.zeros(rate, np.int16)])
+    recording = tmp_path / "monitor.raw"
+    recorder = _record(pulse_env, recording, rate)
+    output = VirtualCamOutput(None, "cohost_out", backend="fake")
+    try:
+        output.open(W, H, FPS, rate)
+        _play_in_real_time(output, audio, rate)
+        stats = output.stats()
+    finally:
+        output.close()
+        recorder.terminate()
+        recorder.wait(timeout=10)
+    print(f"virtualcam audio latency {output.latency_ms:.1f} ms, {stats}")
+    assert PREFILL_S * 1000 < output.latency_ms < 1000
+    assert len(FakeCamera.sent) == -(-len(audio) * FPS // rate)
+    assert FakeCamera.sent[5].size == H * W * 3 and np.all(FakeCamera.sent[5] == 5)  # RGB, as written
+    heard = np.fromfile(recording, np.int16).astype(np.float64)
+    # The speech is there: the recording matches it, sample for sample, at some delay.
+    said = speech.astype(np.float64)
+    n = len(heard) + len(said)
+    correlation = np.fft.irfft(np.fft.rfft(heard, n) * np.conj(np.fft.rfft(said, n)), n)
+    delay = int(np.argmax(correlation))
+    window = heard[delay : delay + len(said)]
+    assert len(window) == len(said)
+    similarity = float(window @ said / np.sqrt((window @ window) * (said @ said)))
+    assert similarity > 0.9
+
+
+def test_unknown_audio_device_says_how_to_create_one(pulse_env: PulseServer):
+    output = VirtualCamOutput(None, "no_such_sink", backend="fake")
+    with pytest.raises(CohostError, match="no audio output device 'no_such_sink'.*module-null-sink") as caught:
+        output.open(W, H, FPS, 22050)
+    assert "\n" not in str(caught.value)
+
+
+def test_unset_audio_device_is_a_one_line_error():
+    with pytest.raises(CohostError, match="live.audio_device") as caught:
+        VirtualCamOutput(None, "", backend="fake").open(W, H, FPS, 22050)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.skipif(bool(glob.glob("/dev/video*")), reason="a video device exists here")
+def test_missing_virtual_camera_says_what_to_install(pulse_env: PulseServer):
+    output = VirtualCamOutput(None, "cohost_out")  # the platform's real backend: v4l2loopback
+    with pytest.raises(CohostError, match="no virtual camera.*v4l2loopback") as caught:
+        output.open(W, H, FPS, 22050)
+    assert "\n" not in str(caught.value)
