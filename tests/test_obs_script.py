@@ -72,11 +72,8 @@ def obs(tmp_path_factory: pytest.TempPathFactory, api: ControlApi) -> Iterator[O
     collection["modules"]["scripts-tool"].append({"path": str(PANEL_PROBE), "settings": {}})
     collection_path.write_text(json.dumps(collection))
     obs_settings = tomllib.loads(config_path.read_text())["obs"]
-    # Importing cv2 (the engine's renderer) points Qt at cv2's own plugins through the environment,
-    # which OBS would inherit and abort on: blank those variables for OBS.
-    cv2_qt = {"QT_QPA_PLATFORM_PLUGIN_PATH": "", "QT_QPA_FONTDIR": "", "LD_LIBRARY_PATH": ""}
     with ObsProcess(home, obs_settings["port"], obs_settings["password"], scene_collection="obs-cohost",
-                    write_config=False, env=cv2_qt) as process:
+                    write_config=False) as process:
         process.wait_for_log("engine status: connected")
         yield process
 
