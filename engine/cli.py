@@ -12,7 +12,7 @@ from engine.config import Config, load_config
 from engine.errors import CohostError, UsageError
 
 MIN_SIZE, MAX_SIZE = 64, 3840
-BENCHMARKS = ("render", "voice", "lipsync")
+BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu")
 
 
 class CliParser(argparse.ArgumentParser):
