@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import socket
-import statistics
 import tempfile
 import threading
 import time

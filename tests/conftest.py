@@ -37,3 +37,4 @@ def piper_voice(config):
     voice = load_voice(config.voice, config.models)
     yield voice
     voice.close()
+

@@ -3,7 +3,6 @@ tokens, the event stream, say / stop / mute / queue, bad input, and floods that 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -22,8 +21,9 @@ from engine.api.server import CLIENT_BACKLOG, MAX_PENDING_LINES, MAX_QUEUED_LINE
 from engine.config import load_config
 from engine.errors import CohostError
 from engine.live.engine import RENDER_AHEAD_S, LiveEngine
-from engine.live.events import Event, EventSink
+from engine.live.events import Event
 from engine.live.track import FADE_S
+from tests.harness.live import small_live_engine
 
 TOKEN = "test-token-Zq8x"
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer that keeps on going." for n in range(1, 13))
@@ -31,17 +31,8 @@ LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer that keeps o
 
 @pytest.fixture(scope="module")
 def engine(config) -> Iterator[LiveEngine]:
-    small = dataclasses.replace(
-        config,
-        voice=dataclasses.replace(config.voice, backend="espeak"),
-        render=dataclasses.replace(config.render, width=320, height=180, fps=15),
-    )
-    sinks: list[EventSink] = []
-    engine = LiveEngine(small, [], sink=lambda event: [sink(event) for sink in sinks])
-    engine.sinks = sinks  # type: ignore[attr-defined]  # the api fixture plugs itself in
-    engine.start()
-    yield engine
-    engine.close()
+    with small_live_engine(config) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")

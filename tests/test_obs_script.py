@@ -9,7 +9,6 @@ calls the script exactly as a key press would (press only: OBS sends no release 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
 import time
@@ -22,9 +21,9 @@ import websocket
 
 from engine.api.server import ControlApi
 from engine.live.engine import LiveEngine
-from engine.live.events import EventSink
 from engine.obs_install import install
 from tests.harness import ObsProcess, free_port
+from tests.harness.live import small_live_engine
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
@@ -35,17 +34,8 @@ LONG_TEXT = " ".join(f"Here is sentence number {n} of a line that is queued for 
 
 @pytest.fixture(scope="module")
 def engine(config) -> Iterator[LiveEngine]:
-    small = dataclasses.replace(
-        config,
-        voice=dataclasses.replace(config.voice, backend="espeak"),
-        render=dataclasses.replace(config.render, width=320, height=180, fps=15),
-    )
-    sinks: list[EventSink] = []
-    engine = LiveEngine(small, [], sink=lambda event: [sink(event) for sink in sinks])
-    engine.sinks = sinks  # type: ignore[attr-defined]
-    engine.start()
-    yield engine
-    engine.close()
+    with small_live_engine(config) as engine:
+        yield engine
 
 
 @pytest.fixture(scope="module")
