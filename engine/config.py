@@ -58,6 +58,7 @@ class ObsConfig:
     duck_sources: list[str]
     duck_db: float
     avatar_sync_offset_ms: float
+    voice_source: str
 
 
 @dataclass(frozen=True)

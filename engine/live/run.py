@@ -16,6 +16,7 @@ from engine.api.server import ControlApi
 from engine.config import Config
 from engine.live.engine import LiveEngine
 from engine.live.events import Event, EventSink
+from engine.obs.voice_sync import sync_virtualcam_voice
 from engine.output import make_outputs
 from engine.secrets import install_log_redaction, register_config_secrets
 
@@ -56,6 +57,8 @@ def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) 
     api = ControlApi(engine, config.api.host, config.api.port, token)
     stop = threading.Event()
     try:
+        engine.open()  # before the run: the virtualcam voice's latency is known once its device is open
+        sync_virtualcam_voice(controller, engine.outputs, config.obs.voice_source, engine.fps)
         if controller is not None:
             bridge = ObsBridge(controller)
             fan_out.sinks.append(bridge)

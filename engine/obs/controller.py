@@ -20,10 +20,13 @@ from engine.config import Config
 from engine.errors import CohostError
 from engine.obs.client import ObsAuthFailed, ObsConnection, ObsRequestFailed, ObsUnavailable
 from engine.obs.duck import Ducker
-from engine.obs.sources import QUESTION, SUBTITLES, SUBTITLES_ONLY, ObsSetup, SetupReport, ensure_sources
+from engine.obs.sources import QUESTION, SUBTITLES, SUBTITLES_ONLY, ObsSetup, Request, SetupReport, ensure_sources
 
 LOG = logging.getLogger(__name__)
 
+# What obs-websocket's SetInputAudioSyncOffset accepts (protocol.md, v5): OBS delays an input's sound
+# by a positive offset and advances it by a negative one (it buffers more audio to do that).
+SYNC_OFFSET_MIN_MS, SYNC_OFFSET_MAX_MS = -950, 20000
 FIRST_RETRY_S = 0.25
 MAX_RETRY_S = 5.0
 HEALTH_CHECK_S = 1.0  # how often the supervisor looks at a connection nobody reported lost
@@ -49,6 +52,7 @@ class ObsController:
         self._password = password
         self._ducker = Ducker(setup.duck_sources, setup.duck_db) if setup else Ducker((), 0.0)
         self._want_duck = False
+        self._sync_offsets: dict[str, int] = {}  # input → offset (ms) that the engine keeps set
         self._conn: ObsConnection | None = None
         self._setup_lock = threading.Lock()
         self._ready = threading.Event()  # connected and set up
@@ -124,6 +128,8 @@ class ObsController:
                 with self._setup_lock:
                     self.report = ensure_sources(conn.request, self.scene, self.setup, platform)
                 self._ducker.apply(conn.request, self._want_duck)
+            for source, ms in list(self._sync_offsets.items()):
+                self._apply_sync_offset(conn.request, source, ms)
         except BaseException:
             conn.close()
             raise
@@ -228,8 +234,24 @@ class ObsController:
         self._ducker.apply(self._request, active)
 
     def set_audio_sync_offset(self, source: str, ms: float) -> None:
-        """Delays an audio input by `ms` (the virtualcam output lines its sound up with its picture)."""
-        self.call("SetInputAudioSyncOffset", inputName=source, inputAudioSyncOffset=int(round(ms)))
+        """Sets an audio input's sync offset to `ms` (positive delays its sound, negative advances it;
+        SYNC_OFFSET_MIN_MS..SYNC_OFFSET_MAX_MS), now and after every reconnect: OBS writes a changed
+        offset to disk only with its next scene-collection save, so an OBS that crashed comes back
+        without it. An input that OBS lacks (or one without audio) is one warning, not an error; while
+        OBS is away the offset is set when it is back."""
+        offset = int(round(ms))
+        self._sync_offsets[source] = offset
+        try:
+            self._apply_sync_offset(self._request, source, offset)
+        except ObsUnavailable:
+            LOG.debug("OBS away; the sync offset of %r is set when it is back", source)
+
+    @staticmethod
+    def _apply_sync_offset(request: Request, source: str, ms: int) -> None:
+        try:
+            request("SetInputAudioSyncOffset", {"inputName": source, "inputAudioSyncOffset": ms})
+        except ObsRequestFailed as e:
+            LOG.warning("cannot set the audio sync offset of OBS input %r to %+d ms: %s", source, ms, e.comment or e)
 
     def screenshot(self, source: str, width: int | None = None) -> bytes:
         """What `source` shows now, as PNG bytes (scaled to `width`, keeping the aspect, when given)."""

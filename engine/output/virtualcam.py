@@ -32,6 +32,12 @@ AUDIO_HELP = {
     "win32": "install VB-Cable (VB-Audio Virtual Cable) and use its \"CABLE Input\"",
     "darwin": "install BlackHole (brew install blackhole-2ch) and use \"BlackHole 2ch\"",
 }
+# How OBS hears that device: the other end of the sink or cable ({device}: [live] audio_device).
+CAPTURE_HELP = {
+    "linux": "an \"Audio Output Capture (PulseAudio)\" of the monitor of {device}",
+    "win32": "an \"Audio Input Capture\" of the cable's recording side (\"CABLE Output\" for VB-Cable)",
+    "darwin": "an \"Audio Input Capture\" of {device}",
+}
 # The device starts playing once this much voice is buffered, so a late frame of the engine never
 # leaves it without samples (the engine runs at most ~40 ms ahead, a frame is 33 ms).
 PREFILL_S = 0.08
@@ -40,6 +46,11 @@ MAX_BUFFER_S = 0.5  # more than this buffered: the device is not keeping up, the
 
 def _platform() -> str:
     return "linux" if sys.platform.startswith("linux") else sys.platform
+
+
+def capture_hint(audio_device: str) -> str:
+    """Which OBS audio input captures the voice played to `audio_device`, on this platform."""
+    return CAPTURE_HELP.get(_platform(), "an audio input capturing {device}").format(device=repr(audio_device))
 
 
 class VirtualCamOutput:
