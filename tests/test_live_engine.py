@@ -16,6 +16,8 @@ import pytest
 
 from engine.analysis.lipsync import measure_file
 from engine.errors import CohostError
+from engine.face.animator import ANTICIPATION_S
+from engine.face.idle import IdleMotion
 from engine.face.renderer import Renderer, fit_portrait
 from engine.live.engine import LiveEngine, build_renderer
 from engine.live.events import Event
@@ -272,11 +274,51 @@ def test_a_slow_machine_drops_frames_but_keeps_the_clock(config, small_renderer,
         engine.close()
         status = engine.status()
     assert status["frames_dropped"] > 0
-    assert status["frames_rendered"] + status["frames_dropped"] == len(recorder.samples)
+    assert status["frames_rendered"] + status["frames_repeated"] + status["frames_dropped"] == len(recorder.samples)
     samples = np.array(recorder.samples)
     assert np.array_equal(samples, engine.clock.frame_sample(np.arange(len(samples))))
     lengths = np.array([len(p) for p in recorder.pcm])
     assert np.array_equal(samples[1:], samples[:-1] + lengths[:-1])
+
+
+def test_idle_frames_repeat_at_most_once_while_speech_and_blinks_render_every_frame(config, small_renderer, espeak):
+    """An idle co-host renders every other frame and shows the previous picture in between; every
+    frame is still written, with its own audio and clock sample. The first idle blink (seed 7) falls
+    in frames 85-93, inside the idle stretch."""
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    rendered: list[bool] = []
+
+    def step() -> None:
+        before = engine.status()["frames_rendered"]
+        engine.run_frames(1)
+        rendered.append(engine.status()["frames_rendered"] > before)
+
+    with engine:
+        for _ in range(100):
+            step()
+        engine.say(TWO_SENTENCES)
+        while not events.of("speaking_ended"):
+            step()
+        for _ in range(30):
+            step()
+        status = engine.status()
+    fps, sr = engine.fps, engine.sample_rate
+    frames = len(rendered)
+    assert status["frames_rendered"] + status["frames_repeated"] == frames and status["frames_dropped"] == 0
+    assert np.array_equal(recorder.samples, engine.clock.frame_sample(np.arange(frames)))
+    repeats = [k for k in range(frames) if not rendered[k]]
+    assert len(repeats) > 0.4 * 100  # about every other idle frame
+    assert all(rendered[k - 1] for k in repeats)  # never two repeats in a row
+    assert all(recorder.fingerprints[k] == recorder.fingerprints[k - 1] for k in repeats)  # the same picture
+    idle = IdleMotion()
+    blinking = [k for k in range(frames) if idle.at(k / fps).blink > 0]
+    assert blinking and all(rendered[k] for k in blinking)
+    # Speech: from the mouth's first anticipating frame to the end of the sound, every frame renders.
+    began = events.of("speaking_started")[0].sample - round(ANTICIPATION_S * sr)
+    ended = events.of("speaking_ended")[0].sample
+    speech = range(engine.clock.first_frame_from(began), engine.clock.first_frame_from(ended) + 1)
+    assert all(rendered[k] for k in speech)
+    assert not all(rendered[speech.stop + 2 :])  # and idle again afterwards
 
 
 def test_muted_cohost_drops_lines_but_keeps_moving_and_speaks_again_when_unmuted(config, small_renderer, espeak):
@@ -328,7 +370,7 @@ def test_status_reports_the_clock_and_render_times(config, small_renderer, espea
         engine.run_frames(45)
         status = engine.status()
     assert status["clock_s"] == pytest.approx(1.5)
-    assert status["frames_rendered"] == 45 and status["frames_dropped"] == 0
+    assert status["frames_rendered"] + status["frames_repeated"] == 45 and status["frames_dropped"] == 0
     assert 0 < status["render_ms_p50"] <= status["render_ms_p95"]
     assert not status["speaking"] and not status["muted"]
 

@@ -4,7 +4,8 @@ The clock is the count of audio samples produced. Each tick cuts one block of au
 renders the video frame shown at the block's first sample, so every output stamps picture and
 sound from the same number and they cannot drift. Silence shows the idle animation; a line passed
 to `say()` is synthesized on a worker thread, sentence by sentence, and each sentence is spliced
-onto the clock as soon as it is ready.
+onto the clock as soon as it is ready. While idle, every other frame shows the previous picture
+again (IDLE_FRAME_STEP): half the rendering, the same clock.
 
 Threads: `run()` is the clock loop (it owns the animator, the renderer, the speech track and the
 outputs); one worker thread owns the voice; `say()`, `stop_talking()`, `set_muted()`, `say_next()`,
@@ -26,12 +27,13 @@ import uuid
 from collections import deque
 from typing import Any
 
+import cv2
 import numpy as np
 
 from engine.config import Config
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S, Animator
-from engine.face.renderer import Renderer
+from engine.face.renderer import Pose, Renderer
 from engine.live.clock import SampleClock
 from engine.live.events import Event, EventSink
 from engine.live.stats import p50_p95
@@ -51,6 +53,11 @@ RENDER_AHEAD_S = 0.040
 # time and the sound never stutters.
 DROP_LATE_S = 0.050
 RENDER_STATS_FRAMES = 300  # render times kept for status(): the last 10 s at 30 fps
+# While idle, a rendered picture is shown for this many frames (each frame still carries its own
+# audio and clock sample): the idle motion (sway, breathing, eye moves) moves well under a pixel
+# a frame, so 15 pictures a second read the same as 30, and an idle co-host renders half as much.
+# Blinks and speech, from the mouth's first anticipating frame, render every frame.
+IDLE_FRAME_STEP = 2
 # The voice synthesizes the next sentence once less than this is left to play: enough to cover a
 # long sentence's synthesis on a busy machine (piper: ~0.1-0.25 s per second of speech).
 SYNTH_AHEAD_S = 4.0
@@ -106,6 +113,9 @@ class LiveEngine:
         # frames that anticipate it are still to be rendered.
         lead_s = ANTICIPATION_S - config.render.av_offset_ms / 1000
         self._lead_frames = max(0, int(np.ceil(lead_s * self.fps)))
+        # Samples after the end of placed speech during which its mouth frames may still be shown.
+        trail_s = max(0.0, config.render.av_offset_ms / 1000 - ANTICIPATION_S)
+        self._mouth_trail = int(np.ceil(trail_s * self.sample_rate)) + self.clock.frame_sample(1) + 1
 
         self._lock = threading.Lock()
         self._generation = 0  # bumped by stop_talking()/mute: lines queued before are cut
@@ -121,6 +131,8 @@ class LiveEngine:
         self._cut_generation = 0
         self._frames_rendered = 0
         self._frames_dropped = 0
+        self._frames_repeated = 0
+        self._calm_shown: int | None = None  # the frame whose picture is on screen, if rendered idle
         self._render_ms: deque[float] = deque(maxlen=RENDER_STATS_FRAMES)
         self._opened = False
         self.error = ""  # why a clock started with start() stopped on its own
@@ -193,6 +205,7 @@ class LiveEngine:
             "lines_pending": in_flight,
             "frames_rendered": self._frames_rendered,
             "frames_dropped": self._frames_dropped,
+            "frames_repeated": self._frames_repeated,
             "clock_s": self.clock.seconds(self._clock_sample()),
             "render_ms_p50": render_p50,
             "render_ms_p95": render_p95,
@@ -218,6 +231,10 @@ class LiveEngine:
 
     def run(self, stop_event: threading.Event) -> None:
         """Runs the clock until `stop_event` is set, then closes the outputs."""
+        # Frames are rendered on one thread (for the whole process: OpenCV has no per-call
+        # setting). OpenCV's worker pool spin-waits between its jobs, which cost more CPU than the
+        # millisecond it saves a frame: 23 -> 20 % of a core idle at 720p30 (`cohost bench cpu`).
+        cv2.setNumThreads(1)
         self.open()
         try:
             started = time.monotonic()
@@ -278,7 +295,8 @@ class LiveEngine:
     # ----- the clock loop ----------------------------------------------------------------------------
 
     def tick(self, render: bool = True, wait_for_voice: bool = False) -> None:
-        """One frame: its audio block, its picture (or the last one again, when dropped), to every output."""
+        """One frame: its audio block, its picture (or the last one again: when dropped, or every other
+        idle frame), to every output."""
         k = self._frame
         start, stop = self.clock.block(k)
         events = self._apply_cut(start)
@@ -286,10 +304,16 @@ class LiveEngine:
         pcm, heard = self._track.block(start, stop)
         events += heard
         if render:
-            began = time.perf_counter()
-            self.renderer.render_into(self._frame_buffer, self._animator.pose_at(k))
-            self._render_ms.append((time.perf_counter() - began) * 1000)
-            self._frames_rendered += 1
+            pose = self._animator.pose_at(k)
+            calm = self._calm(start, pose)
+            if calm and self._calm_shown is not None and k - self._calm_shown < IDLE_FRAME_STEP:
+                self._frames_repeated += 1  # the picture on screen is shown again
+            else:
+                began = time.perf_counter()
+                self.renderer.render_into(self._frame_buffer, pose)
+                self._render_ms.append((time.perf_counter() - began) * 1000)
+                self._frames_rendered += 1
+                self._calm_shown = k if calm else None
         else:
             self._frames_dropped += 1
         for output in self.outputs:
@@ -298,6 +322,12 @@ class LiveEngine:
         self._frame = k + 1
         for event in events:
             self._emit(event)
+
+    def _calm(self, sample: int, pose: Pose) -> bool:
+        """Nothing but slow idle motion at this frame: no blink under way, and no speech placed
+        that the mouth has still to show (from its anticipating frames, which only come after the
+        tick that placed it, to its last frame, which trails the sound when av_offset_ms > 0)."""
+        return max(pose.blink) == 0.0 and sample >= self._track.placed_until + self._mouth_trail
 
     def _apply_cut(self, at: int) -> list[Event]:
         generation = self._generation

@@ -1,0 +1,206 @@
+"""`cohost bench cpu`: the live engine's CPU use, idle and speaking, streaming into loopback UDP.
+
+A real LiveEngine (the configured voice and avatar) runs in real time into a real StreamOutput
+(x264 + Opus in MPEG-TS); a separate process reads the UDP port and throws the datagrams away, so
+its CPU is not counted. The engine runs `--seconds` idle, then `--seconds` speaking without a
+break (lines are kept queued, so only the pauses between sentences are silent). CPU % is this
+process's CPU time (every thread: clock, encoder, voice, native pools) over wall time, as a share
+of one core; the split by thread comes from /proc where there is one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.cli import CliParser, parse_size
+from engine.config import Config, load_config
+from engine.errors import CohostError
+from engine.live.engine import LiveEngine
+from engine.output.stream import StreamOutput
+
+TARGETS = {"idle": 15.0, "speaking": 40.0}  # % of one core, from issue 3
+WARMUP_S = 2.0  # the first keyframe and first-call allocations are not what a stream sees
+LINES = (
+    "Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your messages out loud.",
+    "It reads your questions, thinks for a moment, and answers while the game goes on behind it.",
+    "If you want it to stop talking, the streamer presses a hotkey and it goes quiet right away.",
+)
+SPEECH_WAIT_S = 30.0
+LINES_AHEAD = 2  # lines kept waiting behind the one being spoken
+# The engine's own threads by name; every other thread (onnxruntime's, OpenCV's and OpenBLAS's
+# pools) is counted as "native". "bench" is this module polling status() four times a second.
+THREAD_GROUPS = {"cohost-clock": "clock", "cohost-stream": "encoder", "cohost-voice": "voice", "MainThread": "bench"}
+
+# The receiving end, in its own process: binds a free loopback port, prints it, discards datagrams
+# until the bench's process is gone (however it ended).
+_DRAIN = """
+import os, socket
+bench = os.getppid()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("127.0.0.1", 0))
+s.settimeout(1.0)
+print(s.getsockname()[1], flush=True)
+while os.getppid() == bench:
+    try:
+        s.recv(65536)
+    except socket.timeout:
+        pass
+"""
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread group, from /proc (empty where there is no /proc)."""
+    groups: dict[str, float] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return groups
+    names = {t.native_id: THREAD_GROUPS.get(t.name, "native") for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in tids:
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = stat.rpartition(")")[2].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        group = names.get(int(tid), "native")
+        groups[group] = groups.get(group, 0.0) + seconds
+    return groups
+
+
+@dataclasses.dataclass
+class _Mark:
+    wall: float
+    cpu: float
+    threads: dict[str, float]
+    status: dict[str, Any]
+
+    @classmethod
+    def now(cls, engine: LiveEngine) -> _Mark:
+        return cls(time.monotonic(), time.process_time(), _thread_cpu(), engine.status())
+
+
+def _phase(
+    name: str, engine: LiveEngine, stream: StreamOutput, seconds: float, lines: Iterator[str] | None
+) -> dict[str, Any]:
+    """`seconds` of the running engine; with `lines`, it is kept talking."""
+    begin, stats0 = _Mark.now(engine), stream.stats()
+    end_at = begin.wall + seconds
+    while (left := end_at - time.monotonic()) > 0:
+        if lines is not None:
+            _top_up(engine, lines)
+        time.sleep(min(0.25, left))
+    end = _Mark.now(engine)
+    wall = end.wall - begin.wall
+    stats = stream.stats()
+    threads = {g: round(100 * (end.threads.get(g, 0.0) - begin.threads.get(g, 0.0)) / wall, 1) for g in end.threads}
+    s0, s1 = begin.status, end.status
+    return {
+        "phase": name,
+        "seconds": round(wall, 2),
+        "cpu_pct_one_core": round(100 * (end.cpu - begin.cpu) / wall, 1),
+        "cpu_pct_by_thread": dict(sorted(threads.items())),
+        "target_pct": TARGETS[name],
+        **{key: s1[key] - s0[key] for key in ("frames_rendered", "frames_repeated", "frames_dropped")},
+        "frames_skipped_by_encoder": stats["frames_skipped"] - stats0["frames_skipped"],
+        # status() and stats() keep the last 300 frames: the phase's last 10 s at 30 fps.
+        "render_ms_p50": s1["render_ms_p50"],
+        "render_ms_p95": s1["render_ms_p95"],
+        "encode_ms_p50": stats["encode_ms_p50"],
+        "encode_ms_p95": stats["encode_ms_p95"],
+        "stream_kbps": round((stats["payload_bytes"] - stats0["payload_bytes"]) * 8 / wall / 1000),
+    }
+
+
+def _top_up(engine: LiveEngine, lines: Iterator[str]) -> None:
+    for _ in range(LINES_AHEAD + 1 - engine.status()["lines_pending"]):
+        engine.say(next(lines))
+
+
+def run(config: Config, seconds: float) -> dict[str, Any]:
+    drain = subprocess.Popen([sys.executable, "-c", _DRAIN], stdout=subprocess.PIPE, text=True)
+    try:
+        assert drain.stdout is not None
+        port = int(drain.stdout.readline())
+        stream = StreamOutput(port)
+        began = time.perf_counter()
+        engine = LiveEngine(config, [stream], realtime=True)
+        setup_s = time.perf_counter() - began
+        with engine:
+            engine.start()
+            time.sleep(WARMUP_S)
+            idle = _phase("idle", engine, stream, seconds, None)
+            lines = itertools.cycle(LINES)
+            _top_up(engine, lines)
+            deadline = time.monotonic() + SPEECH_WAIT_S
+            while not engine.status()["speaking"] and not engine.error:
+                if time.monotonic() > deadline:
+                    raise CohostError(f"the co-host did not start speaking within {SPEECH_WAIT_S:.0f} s")
+                time.sleep(0.01)
+            speaking = _phase("speaking", engine, stream, seconds, lines)
+            engine.stop_talking()
+            error = engine.error
+        if error:
+            raise CohostError(f"the live engine stopped: {error}")
+    finally:
+        drain.terminate()
+        drain.wait()
+    return {
+        "benchmark": "cpu",
+        "size": f"{engine.width}x{engine.height}",
+        "fps": engine.fps,
+        "voice": config.voice.backend,
+        "outputs": ["stream"],
+        "engine_setup_s": round(setup_s, 2),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "cpu_count": os.cpu_count(),
+        "phases": [idle, speaking],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = CliParser(prog="cohost bench cpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, metavar="N", help="length of each phase (default 20)")
+    parser.add_argument("--size", type=parse_size, metavar="WxH", help="video size (default: the config's, 1280x720)")
+    parser.add_argument("--config", type=Path, metavar="FILE")
+    parser.add_argument("--json", type=Path, metavar="FILE")
+    args = parser.parse_args(argv)
+    if args.seconds < 5:
+        raise CohostError("--seconds must be at least 5")
+    config = load_config(args.config)
+    if args.size:
+        width, height = args.size
+        config = dataclasses.replace(config, render=dataclasses.replace(config.render, width=width, height=height))
+    report = run(config, args.seconds)
+    print(f"{report['size']}@{report['fps']}, voice {report['voice']}, output stream (x264 + Opus, MPEG-TS over UDP); "
+          f"load average {report['load_average'][0]:.2f} on {report['cpu_count']} cores")  # fmt: skip
+    print(f"{'phase':>9} {'CPU %':>6} {'target':>6} {'rendered':>8} {'repeated':>8} {'dropped':>7} {'skipped':>7} "
+          f"{'render p50/p95 ms':>17} {'encode p50/p95 ms':>17} {'kbit/s':>6}  CPU % by thread")  # fmt: skip
+    for p in report["phases"]:
+        frames = (p["frames_rendered"], p["frames_repeated"], p["frames_dropped"], p["frames_skipped_by_encoder"])
+        render = f"{p['render_ms_p50']:.2f}/{p['render_ms_p95']:.2f}"
+        encode = f"{p['encode_ms_p50']:.2f}/{p['encode_ms_p95']:.2f}"
+        threads = ", ".join(f"{g} {v:.1f}" for g, v in p["cpu_pct_by_thread"].items())
+        print(f"{p['phase']:>9} {p['cpu_pct_one_core']:>6.1f} {'<= ' + format(p['target_pct'], '.0f'):>6} "
+              f"{frames[0]:>8} {frames[1]:>8} {frames[2]:>7} {frames[3]:>7} {render:>17} {encode:>17} "
+              f"{p['stream_kbps']:>6}  {threads}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"json: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
