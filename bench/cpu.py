@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import save_json
 from engine.cli import CliParser, parse_size
 from engine.config import Config, load_config
 from engine.errors import CohostError
@@ -196,9 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{p['phase']:>9} {p['cpu_pct_one_core']:>6.1f} {'<= ' + format(p['target_pct'], '.0f'):>6} "
               f"{frames[0]:>8} {frames[1]:>8} {frames[2]:>7} {frames[3]:>7} {render:>17} {encode:>17} "
               f"{p['stream_kbps']:>6}  {threads}")  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"json: {args.json}")
+    save_json(args.json, report)
     return 0
 
 

@@ -7,11 +7,11 @@ then does the same for the two controls that must fail: a frozen mouth and one 2
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import save_json
 from engine.analysis.lipsync import measure_file
 from engine.cli import CliParser, parse_size
 from engine.config import load_config
@@ -58,7 +58,5 @@ def main(argv: list[str] | None = None) -> int:
         rest = "-" if r["pause_rest"] is None else f"{r['pause_rest']:.3f}"
         verdict = "pass" if r["passed"] else "FAIL: " + "; ".join(r["failures"])
         print(f"{name:<18} {r['lag_ms']:>+7.1f} {r['r']:>6.2f} {r['conf']:>6.2f} {r['speech_open']:>6.3f} {rest:>6}  {verdict}")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"json: {args.json}")
+    save_json(args.json, report)
     return 0

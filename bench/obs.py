@@ -16,7 +16,6 @@ Needs what the tests need: Debian's obs-studio, xvfb, nginx-light and libnginx-m
 
 from __future__ import annotations
 
-import json
 import socket
 import tempfile
 import threading
@@ -29,6 +28,7 @@ import numpy as np
 
 import sys
 
+from bench import save_json
 from engine.cli import CliParser, parse_size
 from engine.config import load_config
 from engine.live.engine import LiveEngine
@@ -234,7 +234,5 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(k) for k in report)
     for key, value in report.items():
         print(f"{key:<{width}}  {value}")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"json: {args.json}")
+    save_json(args.json, report)
     return 0

@@ -7,7 +7,6 @@ OpenCV held to one thread and once with its default thread count. Encoding is no
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench import save_json
 from engine.cli import CliParser, parse_size
 from engine.config import load_config
 from engine.errors import CohostError
@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'size':>10} {'threads':>7} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
     for r in report["results"]:
         print(f"{r['size']:>10} {r['opencv_threads']:>7} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['max_ms']:>8.2f}")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"json: {args.json}")
+    save_json(args.json, report)
     return 0
 
 

@@ -8,12 +8,12 @@ ahead of playback.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench import save_json
 from engine.cli import CliParser
 from engine.config import load_config
 from engine.voice import BACKENDS, load_voice
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.backend, max(1, args.repeats))
     print(format_table(result))
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    save_json(args.json, result)
     return 0
 
 
