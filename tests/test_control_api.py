@@ -23,7 +23,7 @@ from engine.errors import CohostError
 from engine.live.engine import RENDER_AHEAD_S, LiveEngine
 from engine.live.events import Event
 from engine.live.track import FADE_S
-from tests.harness.live import small_live_engine
+from tests.harness.live import reset_engine, small_live_engine
 
 TOKEN = "test-token-Zq8x"
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer that keeps on going." for n in range(1, 13))
@@ -48,13 +48,7 @@ def api(engine: LiveEngine) -> Iterator[ControlApi]:
 def quiet_engine(engine: LiveEngine) -> Iterator[None]:
     """Each test starts with an unmuted co-host, nothing queued, nothing being said."""
     yield
-    engine.set_muted(False)
-    while engine.status()["queue"]:
-        engine.say_next()
-    engine.stop_talking()
-    deadline = time.monotonic() + 10
-    while (engine.status()["speaking"] or engine.status()["lines_pending"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    reset_engine(engine)
 
 
 def call(api: ControlApi, method: str, path: str, body: Any = None, token: str | None = TOKEN,

@@ -23,7 +23,7 @@ from engine.api.server import ControlApi
 from engine.live.engine import LiveEngine
 from engine.obs_install import install
 from tests.harness import ObsProcess, free_port
-from tests.harness.live import small_live_engine
+from tests.harness.live import reset_engine, small_live_engine
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
@@ -79,10 +79,7 @@ def events(api: ControlApi) -> Iterator[websocket.WebSocket]:
 @pytest.fixture(autouse=True)
 def quiet_engine(engine: LiveEngine) -> Iterator[None]:
     yield
-    engine.set_muted(False)
-    while engine.status()["queue"]:
-        engine.say_next()
-    engine.stop_talking()
+    reset_engine(engine)
 
 
 def trigger(obs: ObsProcess, hotkey: str) -> None:

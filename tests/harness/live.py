@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -28,3 +29,14 @@ def small_live_engine(config: Config) -> Iterator[LiveEngine]:
         yield engine
     finally:
         engine.close()
+
+
+def reset_engine(engine: LiveEngine, timeout: float = 10.0) -> None:
+    """Back to an unmuted co-host with nothing queued and nothing being said."""
+    engine.set_muted(False)
+    while engine.status()["queue"]:
+        engine.say_next()
+    engine.stop_talking()
+    deadline = time.monotonic() + timeout
+    while (engine.status()["speaking"] or engine.status()["lines_pending"]) and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 from obswebsocket import obsws, requests
 
-from .process import log_tail, spawn, stop_group, wait_until
+from .process import Service, log_tail, spawn, stop_group, wait_until
 
 
 # Not passed on to OBS: importing cv2 (the engine's renderer) in the test process points Qt at cv2's
@@ -72,7 +72,7 @@ class ObsClient:
         self.close()
 
 
-class ObsProcess:
+class ObsProcess(Service):
     """One headless OBS. start() returns once obs-websocket answers GetVersion and the canvas is set.
 
     home: OBS's HOME (its config goes to home/.config/obs-studio).
@@ -261,16 +261,6 @@ class ObsProcess:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def __enter__(self) -> "ObsProcess":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- talking to it ---------------------------------------------------------------------------
     def call(self, request: str, **data: Any) -> dict[str, Any]:

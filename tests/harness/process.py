@@ -79,3 +79,24 @@ def stop_group(proc: subprocess.Popen | None, timeout: float = 10.0, sig: int = 
     # Whatever is left in the group (the child itself, or grandchildren it spawned) goes now.
     signal_group(proc, signal.SIGKILL)
     proc.wait()
+
+
+class Service:
+    """A started thing with start() and stop(); as a context manager it stops even when start() fails
+    half-way (a process may be running while its port never answered)."""
+
+    def start(self):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

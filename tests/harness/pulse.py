@@ -15,13 +15,13 @@ import os
 import subprocess
 from pathlib import Path
 
-from .process import spawn, stop_group, wait_until
+from .process import Service, spawn, stop_group, wait_until
 
 SINKS = ("cohost_out", "cohost_mic")
 VIRTUAL_MIC = "cohost_virtual_mic"
 
 
-class PulseServer:
+class PulseServer(Service):
     """pulseaudio in the foreground (its PID is ours to stop), socket at runtime_dir/pulse/native,
     auth-anonymous so that children need no cookie."""
 
@@ -76,12 +76,3 @@ class PulseServer:
         stop_group(self._proc, timeout=10)
         self._proc = None
 
-    def __enter__(self) -> "PulseServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -11,12 +11,12 @@ import os
 import subprocess
 from pathlib import Path
 
-from .process import free_port, port_open, spawn, stop_group, wait_until
+from .process import Service, free_port, port_open, spawn, stop_group, wait_until
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 
 
-class RtmpServer:
+class RtmpServer(Service):
     """nginx in the foreground (`daemon off`) on 127.0.0.1:<free port>, application `live`, `record all`
     into root/rec with unique names. `url` is what a streaming client is given as its server."""
 
@@ -79,12 +79,3 @@ class RtmpServer:
     def recorded_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.recordings())
 
-    def __enter__(self) -> "RtmpServer":
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
