@@ -12,7 +12,7 @@ from engine.config import Config, load_config
 from engine.errors import CohostError, UsageError
 
 MIN_SIZE, MAX_SIZE = 64, 3840
-BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu")
+BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency")
 
 
 class CliParser(argparse.ArgumentParser):
@@ -105,6 +105,18 @@ def _cmd_live(args: argparse.Namespace) -> int:
     return run_live(load_config(args.config), args.config, use_obs=not args.no_obs)
 
 
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from engine.conversation.console_chat import run_chat
+
+    config = _with_voice(load_config(args.config), args.voice)
+    if args.brain:
+        config = dataclasses.replace(config, brain=dataclasses.replace(config.brain, backend=args.brain))
+    out = Path(args.out)
+    if out.suffix.lower() != ".mp4":
+        raise UsageError(f"--out must be an .mp4 file, got {args.out!r}")
+    return run_chat(config, out)
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from engine.models import main as models_main
 
@@ -137,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--config", type=Path, metavar="FILE")
     live.add_argument("--no-obs", action="store_true", help="run without OBS control (outputs and API only)")
     live.set_defaults(run=_cmd_live)
+
+    chat = sub.add_parser("chat", help="talk to the co-host in the terminal; its answers are recorded to an MP4")
+    chat.add_argument("--out", default="cohost-chat.mp4", metavar="FILE.mp4")
+    chat.add_argument("--brain", choices=("openai", "local", "scripted"), help="override [brain] backend")
+    chat.add_argument("--voice", metavar="NAME", help="piper voice name or .onnx path, or espeak[:VOICE]")
+    chat.add_argument("--config", type=Path, metavar="FILE")
+    chat.set_defaults(run=_cmd_chat)
 
     stream = sub.add_parser("stream", help="go live on a platform through OBS: start, stop, status, set-key")
     stream.add_argument("rest", nargs=argparse.REMAINDER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,90 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
+class ChatConfig:
+    sources: list[str]
+
+
+# Tokens, keys and cookies are kept out of repr (field(repr=False)), so no log line or traceback
+# that prints a config shows them.
+@dataclass(frozen=True)
+class TwitchConfig:
+    channel: str
+    nick: str
+    token: str = field(repr=False)
+    server: str
+    port: int
+    tls: bool
+    reply_in_chat: bool
+
+
+@dataclass(frozen=True)
+class BilibiliConfig:
+    room_id: int
+    cookie: str = field(repr=False)
+    api_url: str
+
+
+@dataclass(frozen=True)
+class YoutubeConfig:
+    video_id: str
+    live_chat_id: str
+    api_key: str = field(repr=False)
+    oauth_token: str = field(repr=False)
+    api_url: str
+
+
+@dataclass(frozen=True)
+class TriggersConfig:
+    names: list[str]
+    commands: list[str]
+    paid: bool
+    every_nth: int
+    auto: bool
+
+
+@dataclass(frozen=True)
+class ModerationConfig:
+    max_chars: int
+    banned_word_files: list[str]
+    user_cooldown_s: float
+    global_per_minute: int
+    duplicate_window_s: float
+    approve: bool
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    max_size: int
+    expire_s: float
+    path: str
+
+
+@dataclass(frozen=True)
+class BrainConfig:
+    backend: str
+    url: str
+    model: str
+    api_key: str = field(repr=False)
+    gguf: str
+    threads: int
+    first_token_timeout_s: float
+    max_tokens: int
+    temperature: float
+
+
+@dataclass(frozen=True)
+class PersonaConfig:
+    name: str
+    language: str
+    style: str
+    max_sentences: int
+    system_prompt: str
+    faq_file: str
+    memory_turns: int
+
+
+@dataclass(frozen=True)
 class Config:
     avatar: AvatarConfig
     voice: VoiceConfig
@@ -88,12 +172,40 @@ class Config:
     obs: ObsConfig
     api: ApiConfig
     stream: StreamConfig
+    chat: ChatConfig
+    twitch: TwitchConfig
+    bilibili: BilibiliConfig
+    youtube: YoutubeConfig
+    triggers: TriggersConfig
+    moderation: ModerationConfig
+    queue: QueueConfig
+    brain: BrainConfig
+    persona: PersonaConfig
 
 
 _SECTIONS = {
     "avatar": AvatarConfig, "voice": VoiceConfig, "render": RenderConfig, "models": ModelsConfig,
-    "live": LiveConfig, "obs": ObsConfig, "api": ApiConfig, "stream": StreamConfig,
+    "live": LiveConfig, "obs": ObsConfig, "api": ApiConfig, "stream": StreamConfig, "chat": ChatConfig,
+    "twitch": TwitchConfig, "bilibili": BilibiliConfig, "youtube": YoutubeConfig,
+    "triggers": TriggersConfig, "moderation": ModerationConfig, "queue": QueueConfig,
+    "brain": BrainConfig, "persona": PersonaConfig,
 }  # fmt: skip
+
+
+# Secrets a user may keep out of the config file: the environment variable wins over the file.
+ENV_SECRETS = {
+    ("twitch", "token"): "COHOST_TWITCH_TOKEN",
+    ("bilibili", "cookie"): "COHOST_BILIBILI_COOKIE",
+    ("youtube", "api_key"): "COHOST_YOUTUBE_API_KEY",
+    ("youtube", "oauth_token"): "COHOST_YOUTUBE_OAUTH_TOKEN",
+    ("brain", "api_key"): "COHOST_BRAIN_API_KEY",
+}
+
+
+def state_dir() -> Path:
+    """Where obs-cohost keeps what it must not lose across restarts (the question queue)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "obs-cohost"
 
 
 def user_config_path() -> Path:
@@ -129,6 +241,9 @@ def load_config(path: Path | None = None) -> Config:
                         f"config {user_path}: {section}.{key} must be {type(default).__name__}, got {value!r}"
                     )
                 merged[section][key] = value
+    for (section, key), var in ENV_SECRETS.items():
+        if os.environ.get(var):
+            merged[section][key] = os.environ[var]
     return Config(**{name: cls(**merged[name]) for name, cls in _SECTIONS.items()})
 
 

@@ -11,3 +11,7 @@ class UsageError(CohostError):
     """The command line itself is wrong (exit code 2, like argparse)."""
 
     exit_code = 2
+
+
+class QueueFull(CohostError):
+    """The question queue has no room for a manual line (the API answers 429)."""

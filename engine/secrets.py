@@ -52,7 +52,10 @@ def register_secret(value: str) -> None:
 
 
 def register_config_secrets(config: Config) -> None:
-    for value in (config.obs.password, config.api.token, config.stream.key):
+    for value in (
+        config.obs.password, config.api.token, config.stream.key, config.twitch.token,
+        config.bilibili.cookie, config.youtube.api_key, config.youtube.oauth_token, config.brain.api_key,
+    ):  # fmt: skip
         register_secret(value)
 
 

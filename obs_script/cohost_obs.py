@@ -205,7 +205,9 @@ class CohostScript:
         self.previous_scene = ""
         self.hotkey_ids: dict[str, int] = {}
         self.hotkeys = [
-            Hotkey("cohost.say_next", "Co-host: say the next queued line", self.say_next),
+            Hotkey("cohost.say_next", "Co-host: answer the next question (or say the next queued line)", self.say_next),
+            Hotkey("cohost.approve", "Co-host: approve the next question waiting for approval", self.approve_next),
+            Hotkey("cohost.skip", "Co-host: skip the next question", self.skip_next),
             Hotkey("cohost.stop", "Co-host: stop talking", self.stop_talking),
             Hotkey("cohost.mute", "Co-host: mute / unmute", self.toggle_mute),
             Hotkey("cohost.scene", "Co-host: switch to the co-host scene and back", self.toggle_scene),
@@ -232,6 +234,20 @@ class CohostScript:
             self.log_later(f"say next: {'speaking line ' + reply['id'] if reply.get('id') else 'nothing queued'}")
 
         self._submit("say next", job)
+
+    def approve_next(self) -> None:
+        def job(client: EngineClient) -> None:
+            reply = client.call("POST", "/approve")
+            self.log_later(f"approved question {reply['id']}" if reply.get("id") else "no question awaits approval")
+
+        self._submit("approve", job)
+
+    def skip_next(self) -> None:
+        def job(client: EngineClient) -> None:
+            reply = client.call("POST", "/skip")
+            self.log_later(f"skipped question {reply['id']}" if reply.get("id") else "no question waiting")
+
+        self._submit("skip", job)
 
     def stop_talking(self) -> None:
         self._submit("stop", lambda client: client.call("POST", "/stop"))

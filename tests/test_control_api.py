@@ -1,4 +1,4 @@
-"""The control API against a real LiveEngine (espeak voice, no outputs, a small frame) on a free port:
+"""The control API against a real LiveEngine and its Conversation (espeak voice, no outputs, a small frame) on a free port:
 tokens, the event stream, say / stop / mute / queue, bad input, and floods that stay bounded."""
 
 from __future__ import annotations
@@ -17,26 +17,27 @@ import pytest
 import websocket
 
 from engine.api.auth import ensure_token
-from engine.api.server import CLIENT_BACKLOG, MAX_PENDING_LINES, MAX_QUEUED_LINES, MAX_TEXT, ControlApi
+from engine.api.server import CLIENT_BACKLOG, MAX_PENDING_LINES, MAX_TEXT, ControlApi
 from engine.config import load_config
 from engine.errors import CohostError
-from engine.live.engine import RENDER_AHEAD_S, LiveEngine
+from engine.conversation.director import Conversation
+from engine.live.engine import RENDER_AHEAD_S
 from engine.live.events import Event
 from engine.live.track import FADE_S
-from tests.harness.live import reset_engine, small_live_engine
+from tests.harness.live import reset_engine, small_conversation
 
 TOKEN = "test-token-Zq8x"
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer that keeps on going." for n in range(1, 13))
 
 
 @pytest.fixture(scope="module")
-def engine(config) -> Iterator[LiveEngine]:
-    with small_live_engine(config) as engine:
+def engine(config) -> Iterator[Conversation]:
+    with small_conversation(config) as engine:
         yield engine
 
 
 @pytest.fixture(scope="module")
-def api(engine: LiveEngine) -> Iterator[ControlApi]:
+def api(engine: Conversation) -> Iterator[ControlApi]:
     api = ControlApi(engine, "127.0.0.1", 0, TOKEN)
     api.start()
     engine.sinks.append(api.publish)  # type: ignore[attr-defined]
@@ -45,7 +46,7 @@ def api(engine: LiveEngine) -> Iterator[ControlApi]:
 
 
 @pytest.fixture(autouse=True)
-def quiet_engine(engine: LiveEngine) -> Iterator[None]:
+def quiet_engine(engine: Conversation) -> Iterator[None]:
     """Each test starts with an unmuted co-host, nothing queued, nothing being said."""
     yield
     reset_engine(engine)
@@ -115,7 +116,7 @@ def test_say_streams_speaking_events_in_order_on_the_websocket(api: ControlApi) 
     assert samples == sorted(samples) and samples[-1] > samples[0]
 
 
-def test_stop_cuts_the_line_within_one_frame_of_the_clock(api: ControlApi, engine: LiveEngine) -> None:
+def test_stop_cuts_the_line_within_one_frame_of_the_clock(api: ControlApi, engine: Conversation) -> None:
     ws = connect_events(api)
     try:
         line_id = call(api, "POST", "/say", {"text": LONG_TEXT})[1]["id"]
@@ -205,8 +206,8 @@ def test_malformed_bodies_and_routes_get_json_errors(api: ControlApi) -> None:
 
 
 def test_queue_then_next_speaks_the_queued_lines_in_order(api: ControlApi) -> None:
-    assert call(api, "POST", "/queue", {"text": "Number one."}) == (200, {"queue": 1})
-    assert call(api, "POST", "/queue", {"text": "Number two."}) == (200, {"queue": 2})
+    assert call(api, "POST", "/queue", {"text": "Number one."})[1]["queue"] == 1
+    assert call(api, "POST", "/queue", {"text": "Number two."})[1]["queue"] == 2
     ws = connect_events(api)
     try:
         first = call(api, "POST", "/next")[1]["id"]
@@ -230,11 +231,12 @@ def test_push_to_talk_is_published_as_a_ptt_event(api: ControlApi) -> None:
     assert ptt == ["down", "up"]
 
 
-def test_a_flood_of_lines_is_refused_beyond_the_caps(api: ControlApi, engine: LiveEngine) -> None:
-    queued = [call(api, "POST", "/queue", {"text": f"Line {n}."}) for n in range(MAX_QUEUED_LINES + 20)]
-    assert [status for status, _ in queued] == [200] * MAX_QUEUED_LINES + [429] * 20
+def test_a_flood_of_lines_is_refused_beyond_the_caps(api: ControlApi, engine: Conversation) -> None:
+    size = engine.config.queue.max_size
+    queued = [call(api, "POST", "/queue", {"text": f"Line {n}."}) for n in range(size + 20)]
+    assert [status for status, _ in queued] == [200] * size + [429] * 20
     assert "queue is full" in queued[-1][1]["error"]
-    assert engine.status()["queue"] == MAX_QUEUED_LINES
+    assert engine.status()["queue"] == size
 
     said = [call(api, "POST", "/say", {"text": LONG_TEXT})[0] for _ in range(MAX_PENDING_LINES + 20)]
     assert said.count(429) >= 20 - 2  # a line or two may finish synthesizing while the flood goes on
@@ -273,7 +275,7 @@ def test_the_token_never_reaches_the_log(api: ControlApi, caplog: pytest.LogCapt
     assert TOKEN not in repr(api)
 
 
-def test_a_taken_port_is_one_clear_error(api: ControlApi, engine: LiveEngine) -> None:
+def test_a_taken_port_is_one_clear_error(api: ControlApi, engine: Conversation) -> None:
     second = ControlApi(engine, "127.0.0.1", api.port, TOKEN)
     with pytest.raises(CohostError, match=rf"control API cannot listen on 127.0.0.1:{api.port}: .*in use"):
         second.start()

@@ -347,21 +347,69 @@ def test_muted_cohost_drops_lines_but_keeps_moving_and_speaks_again_when_unmuted
     assert [e.kind for e in events if e.kind in ("muted", "unmuted")] == ["muted", "unmuted"]
 
 
-def test_say_next_speaks_the_queued_lines_in_order(config, small_renderer, espeak):
-    engine, recorder, events = _engine(config, small_renderer, espeak)
+class GatedSource:
+    """A SpeechSource whose sentences are released by the test, as an LLM would write them."""
+
+    def __init__(self, *sentences: str) -> None:
+        self.sentences = sentences
+        self.gates = [threading.Event() for _ in sentences]
+        self.cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[str]:
+        for sentence, gate in zip(self.sentences, self.gates):
+            while not gate.wait(0.01):
+                if self.cancelled.is_set():
+                    return
+            yield sentence
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
+def test_a_streamed_line_is_heard_while_its_next_sentence_is_still_being_written(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak, realtime=True)
+    source = GatedSource("Here is the first part.", "And here is the rest of it.")
+    source.gates[0].set()
     with engine:
-        assert engine.queue_line("First in the queue.") == 1
-        assert engine.queue_line("Second in the queue.") == 2
-        assert engine.status()["queue"] == 2
-        engine.say_next()
-        _run_until(engine, events, "speaking_ended")
-        engine.say_next()
-        while len(events.of("speaking_ended")) < 2:
-            engine.run_frames(1)
-        assert engine.say_next() is None
-        assert engine.status()["queue"] == 0
-    assert [e.text for e in events.of("speaking_started")] == ["First in the queue.", "Second in the queue."]
-    assert len(events.of("queued")) == 2
+        engine.start()
+        line_id = engine.say_stream(source, question="viewer: tell me")
+        first = events.wait_for("subtitle")
+        assert not source.gates[1].is_set()  # heard before the second sentence even exists
+        source.gates[1].set()
+        ended = events.wait_for("speaking_ended")
+    assert first.text == "Here is the first part." and first.question == "viewer: tell me"
+    assert [e.text for e in events.of("subtitle")] == list(source.sentences)
+    assert ended.line_id == line_id and ended.text == " ".join(source.sentences)
+
+
+def test_stop_talking_cancels_a_streamed_line_that_is_still_being_written(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak, realtime=True)
+    source = GatedSource("A first sentence that is spoken.", "A second one that never comes.")
+    source.gates[0].set()
+    with engine:
+        engine.start()
+        line_id = engine.say_stream(source)
+        events.wait_for("speaking_started")
+        called = time.monotonic()
+        engine.stop_talking()
+        assert source.cancelled.wait(5)
+        cancel_ms = (time.monotonic() - called) * 1000
+        ended = events.wait_for("speaking_ended")
+        after = engine.say("Still here.")
+        assert events.wait_for("speaking_ended", count=2).line_id == after
+    print(f"stop_talking: the streamed line's source cancelled after {cancel_ms:.1f} ms")
+    assert ended.line_id == line_id
+    assert [e.text for e in events.of("subtitle") if e.line_id == line_id] == ["A first sentence that is spoken."]
+
+
+def test_a_streamed_line_said_while_muted_is_dropped_and_its_source_cancelled(config, small_renderer, espeak):
+    engine, recorder, events = _engine(config, small_renderer, espeak)
+    source = GatedSource("Nobody hears this.")
+    with engine:
+        engine.set_muted(True)
+        line_id = engine.say_stream(source)
+    assert source.cancelled.is_set()
+    assert [e.line_id for e in events.of("dropped")] == [line_id]
 
 
 def test_status_reports_the_clock_and_render_times(config, small_renderer, espeak):

@@ -1,4 +1,4 @@
-"""The OBS script inside a real, headless OBS, driving a real LiveEngine through the control API.
+"""The OBS script inside a real, headless OBS, driving a real LiveEngine and its Conversation through the control API.
 
 One OBS for the module, set up the way a user's is: `install.py --obs` (engine.obs_install) writes the
 websocket settings and the "obs-cohost" collection, which lists obs_script/cohost_obs.py with the
@@ -20,10 +20,10 @@ import pytest
 import websocket
 
 from engine.api.server import ControlApi
-from engine.live.engine import LiveEngine
+from engine.conversation.director import Conversation
 from engine.obs_install import install
 from tests.harness import ObsProcess, free_port
-from tests.harness.live import reset_engine, small_live_engine
+from tests.harness.live import reset_engine, small_conversation
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
@@ -33,13 +33,13 @@ LONG_TEXT = " ".join(f"Here is sentence number {n} of a line that is queued for 
 
 
 @pytest.fixture(scope="module")
-def engine(config) -> Iterator[LiveEngine]:
-    with small_live_engine(config) as engine:
+def engine(config) -> Iterator[Conversation]:
+    with small_conversation(config) as engine:
         yield engine
 
 
 @pytest.fixture(scope="module")
-def api(engine: LiveEngine) -> Iterator[ControlApi]:
+def api(engine: Conversation) -> Iterator[ControlApi]:
     api = ControlApi(engine, "127.0.0.1", free_port(), TOKEN)
     api.start()
     engine.sinks.append(api.publish)  # type: ignore[attr-defined]
@@ -77,7 +77,7 @@ def events(api: ControlApi) -> Iterator[websocket.WebSocket]:
 
 
 @pytest.fixture(autouse=True)
-def quiet_engine(engine: LiveEngine) -> Iterator[None]:
+def quiet_engine(engine: Conversation) -> Iterator[None]:
     yield
     reset_engine(engine)
 
@@ -107,9 +107,9 @@ def test_the_hotkeys_appear_in_obs(obs: ObsProcess) -> None:
 
 
 def test_say_next_hotkey_speaks_the_queued_line_and_stop_hotkey_stops_it(
-    obs: ObsProcess, engine: LiveEngine, events: websocket.WebSocket
+    obs: ObsProcess, engine: Conversation, events: websocket.WebSocket
 ) -> None:
-    engine.queue_line(LONG_TEXT)
+    engine.add_line(LONG_TEXT)
     trigger(obs, "cohost.say_next")
     started = next_event(events, lambda e: e["kind"] == "speaking_started")
     assert started["text"] == LONG_TEXT and engine.status()["queue"] == 0
@@ -122,7 +122,7 @@ def test_say_next_hotkey_speaks_the_queued_line_and_stop_hotkey_stops_it(
     obs.wait_for_log(f"say next: speaking line {started['line_id']}")
 
 
-def test_mute_hotkey_toggles_the_co_host(obs: ObsProcess, engine: LiveEngine, events: websocket.WebSocket) -> None:
+def test_mute_hotkey_toggles_the_co_host(obs: ObsProcess, engine: Conversation, events: websocket.WebSocket) -> None:
     trigger(obs, "cohost.mute")
     next_event(events, lambda e: e["kind"] == "muted")
     assert engine.status()["muted"] is True
@@ -158,7 +158,7 @@ def test_scene_hotkey_switches_to_the_co_host_scene_and_back(obs: ObsProcess) ->
     wait_for_program_scene(obs, "Gameplay")
 
 
-def test_a_hung_engine_never_freezes_obs(obs: ObsProcess, api: ControlApi, engine: LiveEngine) -> None:
+def test_a_hung_engine_never_freezes_obs(obs: ObsProcess, api: ControlApi, engine: Conversation) -> None:
     """Runs last: it leaves the script's worker busy with timeouts for a while."""
     api.stop()
     # A socket that accepts connections and never answers: every call waits for its full timeout.

@@ -8,18 +8,31 @@
 Every request carries the token (`Authorization: Bearer TOKEN`, or `?token=` for WebSocket clients that
 cannot set headers). Routes, all JSON:
 
-    POST /say    {"text", "question"?}  → {"id"}        speak (after the lines already waiting)
-    POST /queue  {"text"}               → {"queue": n}   a line for "say next"; n lines now queued
-    POST /next                          → {"id"|null}    speak the next queued line
-    POST /stop                          → {"ok": true}   stop talking
+    POST /say    {"text", "question"?}  → {"id"}        speak now (after the lines already waiting)
+    POST /queue  {"text"}               → {"id", "queue": n}  a line for "say next"; n items now queued
+    POST /next                          → {"id"|null}    answer or say the next queued item now
+    POST /stop                          → {"ok": true}   stop talking (the LLM stops too)
     POST /mute   {"muted": bool}        → {"muted"}
     POST /ptt    {"down": bool}         → {"ok": true}   push-to-talk, published as a "ptt" event
-    GET  /status                        → the engine's status
-    GET  /events                        WebSocket: {"kind": "hello", "status"}, then every engine event
+    GET  /status                        → the engine's and the conversation's status
+
+    POST /chat   MESSAGE or {"messages": [MESSAGE...]}  → {"result"} or {"results": [...]}
+    GET  /chat                          WebSocket: each text frame a MESSAGE or a list of them;
+                                        answered with {"results": [...]}
+         MESSAGE = {"user", "text", "platform"?, "kind"?, "amount"?, "currency"?, "user_id"?, "id"?}
+         result  = "queued", "ignored" (not for the co-host) or why it was refused ("banned",
+                   "cooldown", "rate", "duplicate", "full", "empty")
+    GET  /questions                     → {"questions": [...]} waiting, in answer order
+    POST /questions/ID/approve | /skip  → {"ok": bool}
+    POST /questions/ID/move {"position": n}  → {"ok": bool}   0 = answered next
+    POST /approve                       → {"id"|null}    approve the first question awaiting approval
+    POST /skip                          → {"id"|null}    drop the first question waiting
+    GET  /events                        WebSocket: {"kind": "hello", "status"}, then every event
 
 Errors are {"error": "one line"}: 400 bad input, 401 token, 404/405 route, 413 body too large, 429 too
-many lines waiting (MAX_PENDING_LINES to be spoken, MAX_QUEUED_LINES for "say next"): a flood of
-requests is refused, never stored.
+many waiting (MAX_PENDING_LINES lines to be spoken, a full queue): a flood of requests is refused,
+never stored. Chat is different: every message is taken and moderated, and most of a flood is
+refused by the conversation's rate limit, as it would be from a platform.
 """
 
 from __future__ import annotations
@@ -32,10 +45,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from engine.api.auth import token_matches
-from engine.errors import CohostError
+from engine.chat.message import KINDS, ChatMessage
+from engine.errors import CohostError, QueueFull
 from engine.live.events import Event
 
 log = logging.getLogger(__name__)
@@ -44,15 +58,16 @@ MAX_TEXT = 2000  # characters in a line to say; longer is a mistake, not a monol
 MAX_BODY = 64 * 1024  # bytes; 2000 characters of any script fit with room to spare
 CLIENT_BACKLOG = 256  # events waiting for one WebSocket client; a client that far behind is dropped
 MAX_PENDING_LINES = 10  # lines said and not spoken yet (a minute or more of speech)
-MAX_QUEUED_LINES = 50  # lines waiting for "say next"
+MAX_CHAT_BATCH = 200  # chat messages in one request or WebSocket frame
 
 
-class EngineControl(Protocol):
-    """What the API drives: the live engine (engine.live.engine.LiveEngine) or anything shaped like it."""
+class Control(Protocol):
+    """What the API drives: the conversation (engine.conversation.director.Conversation), which
+    passes say / stop / mute on to the live engine."""
 
     def say(self, text: str, question: str = "") -> str: ...
 
-    def queue_line(self, text: str) -> object: ...
+    def add_line(self, text: str) -> object: ...
 
     def say_next(self) -> str | None: ...
 
@@ -61,6 +76,20 @@ class EngineControl(Protocol):
     def set_muted(self, muted: bool) -> None: ...
 
     def status(self) -> dict[str, Any]: ...
+
+    def receive(self, message: ChatMessage) -> str: ...
+
+    def questions(self) -> list[dict[str, Any]]: ...
+
+    def approve(self, qid: str) -> bool: ...
+
+    def approve_next(self) -> str | None: ...
+
+    def skip(self, qid: str) -> bool: ...
+
+    def skip_next(self) -> str | None: ...
+
+    def move(self, qid: str, position: int) -> bool: ...
 
 
 class BadRequest(Exception):
@@ -94,13 +123,48 @@ def _parse(body: Any, *fields: _Field) -> dict[str, Any]:
             continue
         value = body[f.name]
         # bool is an int in Python; JSON true must not pass for a number, nor 1 for a bool.
-        if not isinstance(value, f.kind) or (f.kind is not bool and isinstance(value, bool)):
+        kinds = (int, float) if f.kind is float else f.kind
+        if not isinstance(value, kinds) or (f.kind is not bool and isinstance(value, bool)):
             raise BadRequest(f"{f.name!r} must be a {_JSON_NAMES[f.kind]}")
         values[f.name] = value
     return values
 
 
-_JSON_NAMES = {str: "string", bool: "boolean (true or false)"}
+_JSON_NAMES = {str: "string", bool: "boolean (true or false)", int: "whole number", float: "number"}
+_CHAT_FIELDS = (
+    _Field("user", str), _Field("text", str), _Field("platform", str, required=False),
+    _Field("kind", str, required=False), _Field("amount", float, required=False),
+    _Field("currency", str, required=False), _Field("user_id", str, required=False),
+    _Field("id", str, required=False),
+)  # fmt: skip
+
+
+def _chat_message(body: Any) -> ChatMessage:
+    values = _parse(body, *_CHAT_FIELDS)
+    kind = values.get("kind", "chat")
+    if kind not in KINDS:
+        raise BadRequest(f"'kind' must be one of {', '.join(KINDS)}")
+    text = _line_text(values["text"], allow_empty=kind != "chat")
+    amount = float(values.get("amount", 0.0))
+    if amount < 0:
+        raise BadRequest("'amount' must not be negative")
+    platform = values.get("platform", "bridge").strip()[:32] or "bridge"
+    return ChatMessage(platform, values["user"].strip()[:64], text, kind, amount,
+                       values.get("currency", "")[:8], user_id=values.get("user_id", "")[:64],
+                       id=values.get("id", "")[:64])
+
+
+def _chat_batch(body: Any) -> tuple[list[ChatMessage], bool]:
+    """The messages of a /chat body (one object, {"messages": [...]}, or a list); True when batched."""
+    if isinstance(body, dict) and "messages" in body:
+        if set(body) != {"messages"}:
+            raise BadRequest("a batch is {\"messages\": [...]} and nothing else")
+        body = body["messages"]
+    if isinstance(body, list):
+        if len(body) > MAX_CHAT_BATCH:
+            raise BadRequest(f"at most {MAX_CHAT_BATCH} messages at once, got {len(body)}")
+        return [_chat_message(item) for item in body], True
+    return [_chat_message(body)], False
 
 
 def _line_text(value: str, name: str = "text", allow_empty: bool = False) -> str:
@@ -115,7 +179,7 @@ def _line_text(value: str, name: str = "text", allow_empty: bool = False) -> str
 class ControlApi:
     """The API server on its own thread and asyncio loop (the live engine is threaded, not async)."""
 
-    def __init__(self, engine: EngineControl, host: str = "127.0.0.1", port: int = 8765, token: str = ""):
+    def __init__(self, engine: Control, host: str = "127.0.0.1", port: int = 8765, token: str = ""):
         if not token:
             raise ValueError("the control API needs a token (see engine.api.auth.ensure_token)")
         self.engine = engine
@@ -178,6 +242,12 @@ class ControlApi:
         app.router.add_post("/mute", self._mute)
         app.router.add_post("/ptt", self._ptt)
         app.router.add_get("/status", self._status)
+        app.router.add_post("/chat", self._chat)
+        app.router.add_get("/chat", self._chat_socket)
+        app.router.add_get("/questions", self._questions)
+        app.router.add_post("/questions/{id}/{action}", self._question_action)
+        app.router.add_post("/approve", self._approve_next)
+        app.router.add_post("/skip", self._skip_next)
         app.router.add_get("/events", self._events)
         # access_log=None: aiohttp's access log would write `?token=...` of WebSocket URLs to the log.
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -267,10 +337,11 @@ class ControlApi:
     async def _queue(self, request: web.Request) -> web.Response:
         body = _parse(await _json(request), _Field("text", str))
         text = _line_text(body["text"])
-        if self.engine.status().get("queue", 0) >= MAX_QUEUED_LINES:
-            raise TooMany(f"the say-next queue is full ({MAX_QUEUED_LINES} lines)")
-        self.engine.queue_line(text)
-        return web.json_response({"queue": self.engine.status().get("queue", 0)})
+        try:
+            question = self.engine.add_line(text)
+        except QueueFull as e:
+            raise TooMany(str(e)) from None
+        return web.json_response({"id": getattr(question, "id", ""), "queue": self.engine.status().get("queue", 0)})
 
     async def _next(self, request: web.Request) -> web.Response:
         _parse(await _json(request, empty_ok=True))
@@ -294,6 +365,51 @@ class ControlApi:
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response(self.engine.status())
+
+    async def _chat(self, request: web.Request) -> web.Response:
+        messages, batched = _chat_batch(await _json(request))
+        results = [self.engine.receive(m) for m in messages]
+        return web.json_response({"results": results} if batched else {"result": results[0]})
+
+    async def _chat_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Bridges that keep one connection open (danmaku tools): a bad frame is answered with an
+        error, and the connection stays."""
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_BODY)
+        await ws.prepare(request)
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            try:
+                body = json.loads(frame.data)
+                messages, _ = _chat_batch(body if isinstance(body, list) else {"messages": [body]})
+            except (ValueError, BadRequest) as e:
+                await ws.send_json({"error": str(e) if isinstance(e, BadRequest) else "the frame is not valid JSON"})
+                continue
+            await ws.send_json({"results": [self.engine.receive(m) for m in messages]})
+        return ws
+
+    async def _questions(self, request: web.Request) -> web.Response:
+        return web.json_response({"questions": self.engine.questions()})
+
+    async def _question_action(self, request: web.Request) -> web.Response:
+        qid, action = request.match_info["id"], request.match_info["action"]
+        if action == "move":
+            position = _parse(await _json(request), _Field("position", int))["position"]
+            return web.json_response({"ok": self.engine.move(qid, position)})
+        _parse(await _json(request, empty_ok=True))
+        if action == "approve":
+            return web.json_response({"ok": self.engine.approve(qid)})
+        if action == "skip":
+            return web.json_response({"ok": self.engine.skip(qid)})
+        raise web.HTTPNotFound(reason=f"no action {action!r}: approve, skip or move")
+
+    async def _approve_next(self, request: web.Request) -> web.Response:
+        _parse(await _json(request, empty_ok=True))
+        return web.json_response({"id": self.engine.approve_next()})
+
+    async def _skip_next(self, request: web.Request) -> web.Response:
+        _parse(await _json(request, empty_ok=True))
+        return web.json_response({"id": self.engine.skip_next()})
 
     async def _events(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=30)

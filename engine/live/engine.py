@@ -7,14 +7,19 @@ to `say()` is synthesized on a worker thread, sentence by sentence, and each sen
 onto the clock as soon as it is ready. While idle, every other frame shows the previous picture
 again (IDLE_FRAME_STEP): half the rendering, the same clock.
 
+A line can also arrive while it is being written: `say_stream()` takes a SpeechSource (an answer
+streaming from the LLM), and each sentence goes to the voice as soon as the source yields it, so
+the first sentence is heard while the rest is still being generated. Stop talking and mute cancel
+the sources in flight, so the LLM stops too.
+
 Threads: `run()` is the clock loop (it owns the animator, the renderer, the speech track and the
-outputs); one worker thread owns the voice; `say()`, `stop_talking()`, `set_muted()`, `say_next()`,
-`queue_line()` and `status()` may be called from any thread (the control API, OBS hotkeys).
+outputs); one worker thread owns the voice; `say()`, `say_stream()`, `stop_talking()`,
+`set_muted()` and `status()` may be called from any thread (the control API, OBS hotkeys).
 
 Muting: a muted co-host says nothing at all. Muting cuts the line being spoken (like stop talking)
 and lines passed to `say()` while muted are dropped (a `dropped` event), never held: a streamer who
 unmutes after a phone call does not want a backlog of stale answers. The face keeps its idle motion,
-so the co-host still looks alive on screen. The "say next" queue is kept while muted.
+so the co-host still looks alive on screen.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any
+from typing import Any, Iterator, Protocol
 
 import cv2
 import numpy as np
@@ -65,6 +70,15 @@ SYNTH_POLL_S = 0.02
 VOICE_WAIT_S = 30.0  # unpaced mode: longest wait for the voice before the clock goes on regardless
 
 _WORKER_STOP = object()
+
+
+class SpeechSource(Protocol):
+    """Sentences of one line, yielded as they become ready (iterating may block while they are
+    written); `cancel()`, from any thread, makes the iteration end promptly."""
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def cancel(self) -> None: ...
 
 
 def build_renderer(config: Config) -> Renderer:
@@ -121,7 +135,7 @@ class LiveEngine:
         self._generation = 0  # bumped by stop_talking()/mute: lines queued before are cut
         self._muted = False
         self._in_flight = 0  # lines handed to the worker whose end it has not reported yet
-        self._next_lines: deque[str] = deque()
+        self._sources: dict[str, SpeechSource] = {}  # streamed lines not finished by the worker
         self._lines_for_worker: queue.Queue[Any] = queue.Queue()
         self._from_worker: queue.Queue[tuple[Line, SpeechChunk | None]] = queue.Queue()
         self._held: tuple[Line, SpeechChunk | None] | None = None  # taken early; placed next tick
@@ -147,61 +161,61 @@ class LiveEngine:
         """Queues a line; returns its id. Events follow on the sink as it plays (or is dropped)."""
         if not normalise(text):
             raise CohostError("nothing to say: the text has no speakable words")
+        return self._submit(text, question, None)
+
+    def say_stream(self, source: SpeechSource, question: str = "") -> str:
+        """Queues a line whose sentences come from `source` as they are written; returns its id.
+        Its text (in the events) grows by each sentence as it is synthesized."""
+        return self._submit("", question, source)
+
+    def _submit(self, text: str, question: str, source: SpeechSource | None) -> str:
         with self._lock:
             line = Line(uuid.uuid4().hex[:12], text, question, self._generation)
             muted = self._muted
             if not muted:
                 self._in_flight += 1
+                if source is not None:
+                    self._sources[line.line_id] = source
                 self._lines_for_worker.put(line)
         if muted:
             line.state = "over"
+            if source is not None:
+                source.cancel()
             self._emit(Event("dropped", line.line_id, text, question, self._clock_sample()))
         return line.line_id
 
     def stop_talking(self) -> None:
         """Cuts the line being spoken and drops the lines queued behind it; the clock loop fades the
         sound out at its next block (within one frame plus RENDER_AHEAD_S of clock time)."""
+        self._cut()
+        self._emit(Event("stopped", sample=self._clock_sample()))
+
+    def _cut(self) -> None:
+        """Makes every line queued so far stale and cancels the sources still being written."""
         with self._lock:
             self._generation += 1
-        self._emit(Event("stopped", sample=self._clock_sample()))
+            sources = list(self._sources.values())
+        for source in sources:
+            source.cancel()
 
     def set_muted(self, muted: bool) -> None:
         with self._lock:
             changed = muted != self._muted
             self._muted = muted
-            if muted:
-                self._generation += 1
+        if muted:
+            self._cut()
         if changed:
             self._emit(Event("muted" if muted else "unmuted", sample=self._clock_sample()))
-
-    def queue_line(self, text: str) -> int:
-        """Adds a line to the "say next" queue (spoken one at a time by say_next()); returns its length."""
-        if not normalise(text):
-            raise CohostError("nothing to queue: the text has no speakable words")
-        with self._lock:
-            self._next_lines.append(text)
-            length = len(self._next_lines)
-        self._emit(Event("queued", text=text, sample=self._clock_sample()))
-        return length
-
-    def say_next(self) -> str | None:
-        """Speaks the next queued line; None when the queue is empty or the co-host is muted."""
-        with self._lock:
-            if self._muted or not self._next_lines:
-                return None
-            text = self._next_lines.popleft()
-        return self.say(text)
 
     def status(self) -> dict[str, Any]:
         render_p50, render_p95 = p50_p95(self._render_ms)
         speaking = self._track.speaking
         with self._lock:
-            muted, queued, in_flight = self._muted, len(self._next_lines), self._in_flight
+            muted, in_flight = self._muted, self._in_flight
         return {
             "speaking": speaking is not None,
             "line_id": speaking.line_id if speaking else "",
             "muted": muted,
-            "queue": queued,
             "lines_pending": in_flight,
             "frames_rendered": self._frames_rendered,
             "frames_dropped": self._frames_dropped,
@@ -279,8 +293,7 @@ class LiveEngine:
             self._thread = None
         self._close_outputs()
         if self._worker.is_alive():
-            with self._lock:
-                self._generation += 1  # the worker abandons the line it is on
+            self._cut()  # the worker abandons the line it is on
             self._lines_for_worker.put(_WORKER_STOP)
             self._worker.join()
             if self._owns_voice:
@@ -387,12 +400,26 @@ class LiveEngine:
                 # The voice synthesizes one sentence per step of this iterator, so a cut stops
                 # synthesis at the next sentence boundary, and pausing between steps keeps the
                 # voice from running far ahead of the clock (CPU spent on lines that may be cut).
-                sentences = self.voice.stream(line.text)
+                with self._lock:
+                    source = self._sources.get(line.line_id)
+                sentences = self.voice.stream(line.text) if source is None else self._stream_chunks(line, source)
                 while self._wait_until_needed(line) and (chunk := next(sentences, None)) is not None:
                     self._from_worker.put((line, chunk))
-            except Exception:  # a voice failure loses this line, not the co-host
+            except Exception:  # a voice (or source) failure loses this line, not the co-host
                 log.exception("the voice failed on line %s", line.line_id)
+            with self._lock:
+                source = self._sources.pop(line.line_id, None)
+            if source is not None:
+                source.cancel()  # cut or finished: either way nothing more is wanted from it
             self._from_worker.put((line, None))
+
+    def _stream_chunks(self, line: Line, source: SpeechSource) -> Iterator[SpeechChunk]:
+        for sentence in source:
+            if line.generation != self._generation:
+                return
+            line.text = f"{line.text} {sentence}".strip()
+            if normalise(sentence):
+                yield from self.voice.stream(sentence)
 
     def _wait_until_needed(self, line: Line) -> bool:
         """Waits while the clock has more than SYNTH_AHEAD_S of speech still to play (or sentences

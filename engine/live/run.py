@@ -1,7 +1,8 @@
 """`cohost live`: the engine, its outputs, OBS control and the control API, until Ctrl-C.
 
 OBS control sits beside the engine, not in it: the engine only emits events, which fan out to the
-OBS bridge (subtitles, question overlay, ducking) and to the API's event stream.
+OBS bridge (subtitles, question overlay, ducking), to the API's event stream and to the conversation
+(chat sources → moderation → queue → brain → the engine's voice).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from engine.api.auth import ensure_token
 from engine.api.server import ControlApi
@@ -44,22 +46,39 @@ def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) 
     register_config_secrets(config)
     token = ensure_token(config, config_path)
 
-    controller = bridge = None
+    controller = None
     if use_obs:
-        from engine.obs.bridge import ObsBridge
         from engine.obs.controller import ObsController
 
         controller = ObsController.from_config(config)
         controller.connect(timeout=OBS_CONNECT_TIMEOUT_S)
 
+    from engine.chat.sources import make_sources
+    from engine.conversation.session import conversation_session
+
     fan_out = FanOut()
     engine = LiveEngine(config, make_outputs(config), sink=fan_out)
-    api = ControlApi(engine, config.api.host, config.api.port, token)
+    try:
+        with conversation_session(config, engine, fan_out, make_sources(config)) as conversation:
+            api = ControlApi(conversation, config.api.host, config.api.port, token)
+            _run(config, engine, api, controller, fan_out)
+    finally:
+        if controller is not None:
+            controller.close()
+        engine.close()
+    print("cohost live: stopped", flush=True)
+    return 0
+
+
+def _run(config: Config, engine: LiveEngine, api: ControlApi, controller: Any, fan_out: FanOut) -> None:
+    bridge = None
     stop = threading.Event()
     try:
         engine.open()  # before the run: the virtualcam voice's latency is known once its device is open
         sync_virtualcam_voice(controller, engine.outputs, config.obs.voice_source, engine.fps)
         if controller is not None:
+            from engine.obs.bridge import ObsBridge
+
             bridge = ObsBridge(controller)
             fan_out.sinks.append(bridge)
         api.start()
@@ -67,9 +86,11 @@ def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         where = f"OBS at {controller.address}" if controller is not None else "no OBS"
+        chat = ", ".join(config.chat.sources) or "the API bridge only"
         print(
             f"cohost live: {engine.width}x{engine.height} at {engine.fps} fps into {', '.join(config.live.outputs)}; "
-            f"{where}; control API {api.url} (token in your config). Ctrl-C stops.",
+            f"{where}; chat from {chat}; brain {config.brain.backend}; control API {api.url} "
+            "(token in your config). Ctrl-C stops.",
             flush=True,
         )
         engine.run(stop)
@@ -77,8 +98,3 @@ def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) 
         api.stop()
         if bridge is not None:
             bridge.close()
-        if controller is not None:
-            controller.close()
-        engine.close()
-    print("cohost live: stopped", flush=True)
-    return 0

@@ -1,42 +1,54 @@
-"""A real live engine, kept light for tests that drive it through the API or OBS."""
+"""A real live engine with its conversation, kept light for tests that drive it through the API or OBS."""
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from engine.config import Config
+from engine.conversation.director import Conversation
+from engine.conversation.session import conversation_session
 from engine.live.engine import LiveEngine
 from engine.live.run import FanOut
 
 
-@contextmanager
-def small_live_engine(config: Config) -> Iterator[LiveEngine]:
-    """A real, running LiveEngine kept light for tests (espeak voice, 320x180 at 15 fps, no outputs).
-    Its events go to `engine.sinks`, a list tests plug their sinks into."""
-    small = dataclasses.replace(
+def light_config(config: Config, queue_path: Path) -> Config:
+    """espeak voice, 320x180 at 15 fps, the scripted brain, a queue file of the test's own."""
+    return dataclasses.replace(
         config,
         voice=dataclasses.replace(config.voice, backend="espeak"),
         render=dataclasses.replace(config.render, width=320, height=180, fps=15),
+        brain=dataclasses.replace(config.brain, backend="scripted"),
+        queue=dataclasses.replace(config.queue, path=str(queue_path)),
     )
-    fan_out = FanOut()
-    engine = LiveEngine(small, [], sink=fan_out)
-    engine.sinks = fan_out.sinks  # type: ignore[attr-defined]
-    engine.start()
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
-def reset_engine(engine: LiveEngine, timeout: float = 10.0) -> None:
+@contextmanager
+def small_conversation(config: Config) -> Iterator[Conversation]:
+    """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them.
+    The engine's events go to `conversation.sinks`, a list tests plug their sinks into."""
+    with tempfile.TemporaryDirectory(prefix="cohost-queue-") as tmp:
+        small = light_config(config, Path(tmp) / "queue.sqlite3")
+        fan_out = FanOut()
+        with LiveEngine(small, [], sink=fan_out) as engine:
+            engine.start()
+            with conversation_session(small, engine, fan_out, []) as conversation:
+                conversation.sinks = fan_out.sinks  # type: ignore[attr-defined]
+                yield conversation
+
+
+def reset_engine(conversation: Conversation, timeout: float = 10.0) -> None:
     """Back to an unmuted co-host with nothing queued and nothing being said."""
-    engine.set_muted(False)
-    while engine.status()["queue"]:
-        engine.say_next()
-    engine.stop_talking()
+    conversation.set_muted(False)
+    conversation.queue.clear()
+    conversation.stop_talking()
     deadline = time.monotonic() + timeout
-    while (engine.status()["speaking"] or engine.status()["lines_pending"]) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        status = conversation.status()
+        if not (status["speaking"] or status["lines_pending"] or status["answering"]):
+            return
         time.sleep(0.05)

@@ -1,0 +1,46 @@
+"""The brain: what the co-host answers. Every backend streams the answer as it is generated.
+
+    brain = load_brain(config)                # engine.brain.load
+    for piece in brain.stream(request, cancel):
+        ...                                   # text pieces (tokens), in order
+
+`stream` returns within 100 ms of `cancel` being set, whatever the model is doing, and closes any
+connection so the server stops generating too. A model that fails raises BrainError (one line).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from engine.chat.message import ChatMessage
+from engine.errors import CohostError
+
+
+class BrainError(CohostError):
+    """The model failed (unreachable, refused, malformed reply, too slow): one line saying why."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A question answered earlier: the co-host's memory of a viewer and of the stream."""
+
+    user: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class BrainRequest:
+    message: ChatMessage  # what to answer (its text already moderated)
+    viewer_memory: tuple[Exchange, ...] = ()  # this viewer's last exchanges, oldest first
+    stream_memory: tuple[Exchange, ...] = ()  # the stream's last exchanges with anyone, oldest first
+
+
+class Brain(Protocol):
+    name: str  # "openai", "local", "scripted"
+
+    def stream(self, request: BrainRequest, cancel: threading.Event) -> Iterator[str]: ...
+
+    def close(self) -> None: ...

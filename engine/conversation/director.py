@@ -1,0 +1,310 @@
+"""The conversation: chat in, questions out, answers spoken.
+
+    chat message → triggers → moderation (clean text, then cooldown / rate / duplicate)
+                 → the persisted question queue (approve mode holds questions here)
+                 → the brain, streamed → sentences → output filter → the live engine's voice
+
+Whenever the co-host is quiet (and `[triggers] auto` is on), the next approved question is answered;
+"say next" (hotkey, POST /next) answers the next one at once, manual lines included. A question
+stays in the queue, marked as being answered, until its answer has been heard (or cut), so a crash
+mid-answer brings it back on restart.
+
+The Conversation is also what the control API drives: it passes say / stop / mute to the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable, Protocol
+
+from engine.brain.base import Brain, BrainRequest
+from engine.chat.message import ChatMessage
+from engine.config import Config
+from engine.conversation.memory import Memory
+from engine.conversation.queue import Question, QuestionQueue
+from engine.conversation.reply import Reply
+from engine.conversation.triggers import PRIORITY_LINE, DIRECT_PLATFORMS, Triggers
+from engine.errors import CohostError, QueueFull
+from engine.live.events import Event, EventSink
+from engine.live.engine import SpeechSource
+from engine.moderation.gate import ChatGate
+from engine.moderation.text import TextFilter
+from engine.voice.text import normalise
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.25  # the director wakes at least this often (expiry, a quiet engine it was not told of)
+ENDED = ("speaking_ended", "dropped")
+KEEP_ENDED = 64  # ended lines remembered (for the id that _answer() has not recorded yet)
+
+
+class Speaker(Protocol):
+    """The part of the live engine the conversation needs (engine.live.engine.LiveEngine)."""
+
+    def say(self, text: str, question: str = "") -> str: ...
+
+    def say_stream(self, source: SpeechSource, question: str = "") -> str: ...
+
+    def stop_talking(self) -> None: ...
+
+    def set_muted(self, muted: bool) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass
+class _Answering:
+    question: Question
+    reply: Reply | None  # None for a manual line, spoken as written
+    started: float = dataclasses.field(default_factory=time.monotonic)
+
+
+class Conversation:
+    def __init__(
+        self,
+        config: Config,
+        engine: Speaker,
+        brain: Brain,
+        queue: QuestionQueue,
+        *,
+        sink: EventSink | None = None,
+        text_filter: TextFilter | None = None,
+        gate: ChatGate | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.brain = brain
+        self.queue = queue
+        self.auto = config.triggers.auto
+        self.approve_mode = config.moderation.approve
+        self.outcomes: Counter[str] = Counter()  # what became of each chat message, for status()
+        self.answer_hooks: list[Callable[[ChatMessage, str], None]] = []  # e.g. reply in Twitch chat
+        self._sink = sink
+        self._filter = text_filter or TextFilter(config.moderation)
+        self._gate = gate or ChatGate(config.moderation)
+        self._triggers = Triggers(config.triggers, config.persona.name)
+        self._memory = Memory(config.persona.memory_turns)
+        self._lock = threading.Lock()
+        self._answering: dict[str, _Answering] = {}  # by the engine's line id
+        self._ended: list[str] = []  # line ids the engine finished, for the director thread
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ----- chat in, from any thread --------------------------------------------------------------
+
+    def receive(self, message: ChatMessage) -> str:
+        """Takes one chat message; returns what became of it: "queued", "ignored" (not a question),
+        or why it was refused ("banned", "empty", "cooldown", "rate", "duplicate", "full")."""
+        outcome, question = self._admit(message)
+        self.outcomes[outcome] += 1
+        if question is not None:
+            self._emit(Event("queued", question.id, question.message.text, _display(question)))
+            self._wake.set()
+        return outcome
+
+    def _admit(self, message: ChatMessage) -> tuple[str, Question | None]:
+        with self._lock:
+            trigger = self._triggers.match(message)
+            if trigger is None:
+                return "ignored", None
+            verdict = self._filter.clean_input(trigger.text)
+            if not verdict.ok:
+                return verdict.reason, None
+            message = dataclasses.replace(message, text=verdict.text)
+            if message.platform not in DIRECT_PLATFORMS:
+                refused = self._gate.admit(message)
+                if refused:
+                    return refused, None
+        question = self.queue.push(message, trigger.priority, approved=not self.approve_mode)
+        return ("queued", question) if question is not None else ("full", None)
+
+    def add_line(self, text: str) -> Question:
+        """A manual line for "say next", spoken as written (not moderated: the streamer wrote it)."""
+        if not normalise(text):
+            raise CohostError("nothing to queue: the text has no speakable words")
+        question = self.queue.push(ChatMessage("api", "", text), PRIORITY_LINE, verbatim=True)
+        if question is None:
+            raise QueueFull(f"the queue is full ({self.config.queue.max_size} waiting)")
+        self._emit(Event("queued", question.id, text))
+        return question
+
+    # ----- the streamer's controls ------------------------------------------------------------
+
+    def say_next(self) -> str | None:
+        """Answers (or says) the next approved item at once; its line id, or None when there is none
+        or the co-host is muted."""
+        if self.engine.status().get("muted"):
+            return None
+        question = self.queue.next()
+        return self._answer(question) if question is not None else None
+
+    def approve(self, qid: str) -> bool:
+        ok = self.queue.approve(qid)
+        if ok:
+            self._wake.set()
+        return ok
+
+    def approve_next(self) -> str | None:
+        question = self.queue.approve_next()
+        if question is None:
+            return None
+        self._wake.set()
+        return question.id
+
+    def skip(self, qid: str) -> bool:
+        return self.queue.skip(qid)
+
+    def skip_next(self) -> str | None:
+        """Drops the first question waiting (approved or not), the one the streamer sees on top."""
+        waiting = self.queue.list()
+        if not waiting or not self.queue.skip(waiting[0].id):
+            return None
+        return waiting[0].id
+
+    def move(self, qid: str, position: int) -> bool:
+        return self.queue.move(qid, position)
+
+    def questions(self) -> list[dict[str, Any]]:
+        return [question_json(q) for q in self.queue.list()]
+
+    def say(self, text: str, question: str = "") -> str:
+        return self.engine.say(text, question)
+
+    def stop_talking(self) -> None:
+        self.engine.stop_talking()
+
+    def set_muted(self, muted: bool) -> None:
+        self.engine.set_muted(muted)
+        if not muted:
+            self._wake.set()
+
+    def status(self) -> dict[str, Any]:
+        waiting = self.queue.list()
+        return {
+            **self.engine.status(),
+            "queue": len(waiting),
+            "awaiting_approval": sum(not q.approved for q in waiting),
+            "answering": [a.question.id for a in list(self._answering.values())],
+            "auto": self.auto,
+            "approve_mode": self.approve_mode,
+            "brain": self.brain.name,
+            "chat": dict(self.outcomes),
+        }
+
+    # ----- the engine's events (its sink calls this on the clock thread: kept short) ------------
+
+    def on_event(self, event: Event) -> None:
+        # Every ended line is noted, not only those already known: a line dropped at once (said
+        # while muted) ends before say_stream() has returned its id to _answer().
+        if event.kind in ENDED:
+            with self._lock:
+                self._ended = [*self._ended[-(KEEP_ENDED - 1):], event.line_id]
+            self._wake.set()
+
+    # ----- the director thread ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._direct, name="cohost-conversation", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for answering in list(self._answering.values()):
+            if answering.reply is not None:
+                answering.reply.cancel()
+
+    def __enter__(self) -> "Conversation":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _direct(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(TICK_S)
+            self._wake.clear()
+            try:
+                self._finish_ended()
+                self.queue.expire()
+                if self.auto and self._quiet():
+                    question = self.queue.next(include_verbatim=False)
+                    if question is not None:
+                        self._answer(question)
+            except Exception:  # a failing step loses one turn of the loop, not the conversation
+                log.exception("the conversation loop failed")
+
+    def _quiet(self) -> bool:
+        if self._answering:
+            return False
+        status = self.engine.status()
+        return not (status.get("muted") or status.get("speaking") or status.get("lines_pending"))
+
+    def _answer(self, question: Question) -> str | None:
+        reply = None
+        try:
+            if question.verbatim:
+                line_id = self.engine.say(question.message.text)
+            else:
+                viewer, stream = self._memory.recall(question.message)
+                reply = Reply(self.brain, BrainRequest(question.message, viewer, stream), self._filter,
+                              self.config.persona.max_sentences).start()
+                line_id = self.engine.say_stream(reply, _display(question))
+        except CohostError as e:
+            log.warning("cannot say %s: %s", question.id, e)
+            self.queue.done(question.id)
+            return None
+        with self._lock:
+            self._answering[line_id] = _Answering(question, reply)
+        return line_id
+
+    def _finish_ended(self) -> None:
+        with self._lock:
+            matched = [line_id for line_id in self._ended if line_id in self._answering]
+            finished = [self._answering.pop(line_id) for line_id in matched]
+            self._ended = [line_id for line_id in self._ended if line_id not in matched]
+        for answering in finished:
+            self.queue.done(answering.question.id)
+            if answering.reply is None or not answering.reply.text:
+                continue
+            message, answer = answering.question.message, answering.reply.text
+            self._memory.remember(message, answer)
+            for hook in self.answer_hooks:
+                try:
+                    hook(message, answer)
+                except Exception:
+                    log.exception("an answer hook failed")
+
+    def _emit(self, event: Event) -> None:
+        if self._sink is not None:
+            try:
+                self._sink(event)
+            except Exception:
+                log.exception("event sink failed on %s", event.kind)
+
+
+def _display(question: Question) -> str:
+    """The question as OBS's overlay shows it: "user: text" ("" for a manual line)."""
+    if question.verbatim:
+        return ""
+    m = question.message
+    return f"{m.user}: {m.text}" if m.user else m.text
+
+
+def question_json(question: Question) -> dict[str, Any]:
+    m = question.message
+    return {
+        "id": question.id, "platform": m.platform, "user": m.user, "text": m.text, "kind": m.kind,
+        "amount": m.amount, "currency": m.currency, "priority": question.priority,
+        "approved": question.approved, "verbatim": question.verbatim, "created": question.created,
+    }  # fmt: skip
