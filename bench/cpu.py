@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import save_json
+from bench.udp import drained_udp_port
 from engine.cli import CliParser, parse_size
 from engine.config import Config, load_config
 from engine.errors import CohostError
@@ -41,22 +41,6 @@ LINES_AHEAD = 2  # lines kept waiting behind the one being spoken
 # pools) is counted as "native". "bench" is this module polling status() four times a second.
 THREAD_GROUPS = {"cohost-clock": "clock", "cohost-stream": "encoder", "cohost-voice": "voice", "MainThread": "bench"}
 
-# The receiving end, in its own process: binds a free loopback port, prints it, discards datagrams
-# until the bench's process is gone (however it ended).
-_DRAIN = """
-import os, socket
-bench = os.getppid()
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-s.bind(("127.0.0.1", 0))
-s.settimeout(1.0)
-print(s.getsockname()[1], flush=True)
-while os.getppid() == bench:
-    try:
-        s.recv(65536)
-    except socket.timeout:
-        pass
-"""
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -130,10 +114,7 @@ def _top_up(engine: LiveEngine, lines: Iterator[str]) -> None:
 
 
 def run(config: Config, seconds: float) -> dict[str, Any]:
-    drain = subprocess.Popen([sys.executable, "-c", _DRAIN], stdout=subprocess.PIPE, text=True)
-    try:
-        assert drain.stdout is not None
-        port = int(drain.stdout.readline())
+    with drained_udp_port() as port:
         stream = StreamOutput(port)
         began = time.perf_counter()
         engine = LiveEngine(config, [stream], realtime=True)
@@ -154,9 +135,6 @@ def run(config: Config, seconds: float) -> dict[str, Any]:
             error = engine.error
         if error:
             raise CohostError(f"the live engine stopped: {error}")
-    finally:
-        drain.terminate()
-        drain.wait()
     return {
         "benchmark": "cpu",
         "size": f"{engine.width}x{engine.height}",

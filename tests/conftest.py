@@ -14,6 +14,7 @@ os.environ["COHOST_OFFLINE"] = "1"  # models never download in tests
 def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["COHOST_MODEL_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
     os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))  # the question queue
 
 
 @pytest.fixture(scope="session")

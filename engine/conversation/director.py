@@ -25,9 +25,9 @@ from engine.brain.base import Brain, BrainRequest
 from engine.chat.message import ChatMessage
 from engine.config import Config
 from engine.conversation.memory import Memory
-from engine.conversation.queue import Question, QuestionQueue
+from engine.conversation.queue import PRIORITY_LINE, Question, QuestionQueue
 from engine.conversation.reply import Reply
-from engine.conversation.triggers import PRIORITY_LINE, DIRECT_PLATFORMS, Triggers
+from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
 from engine.errors import CohostError, QueueFull
 from engine.live.events import Event, EventSink
 from engine.live.engine import SpeechSource
@@ -127,7 +127,11 @@ class Conversation:
         """A manual line for "say next", spoken as written (not moderated: the streamer wrote it)."""
         if not normalise(text):
             raise CohostError("nothing to queue: the text has no speakable words")
-        question = self.queue.push(ChatMessage("api", "", text), PRIORITY_LINE, verbatim=True)
+        # A full queue makes room by dropping the oldest chat question, never a line of the streamer's.
+        lines = sum(q.verbatim for q in self.queue.list())
+        question = None
+        if lines < self.config.queue.max_size:
+            question = self.queue.push(ChatMessage("api", "", text), PRIORITY_LINE, verbatim=True)
         if question is None:
             raise QueueFull(f"the queue is full ({self.config.queue.max_size} waiting)")
         self._emit(Event("queued", question.id, text))
@@ -168,6 +172,11 @@ class Conversation:
 
     def move(self, qid: str, position: int) -> bool:
         return self.queue.move(qid, position)
+
+    def reply_for(self, line_id: str) -> Reply | None:
+        """The answer being spoken as `line_id` (None for a manual line or once it has ended)."""
+        answering = self._answering.get(line_id)
+        return answering.reply if answering is not None else None
 
     def questions(self) -> list[dict[str, Any]]:
         return [question_json(q) for q in self.queue.list()]

@@ -7,11 +7,7 @@ from dataclasses import dataclass
 
 from engine.chat.message import ChatMessage
 from engine.config import TriggersConfig
-
-# Answer order: the streamer's own lines, then paid messages, then chat.
-PRIORITY_LINE = 3
-PRIORITY_PAID = 2
-PRIORITY_CHAT = 1
+from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID
 
 # Messages typed into `cohost chat` (and the API's manual lines) are always for the co-host.
 DIRECT_PLATFORMS = ("console",)

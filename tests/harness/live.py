@@ -28,11 +28,12 @@ def light_config(config: Config, queue_path: Path) -> Config:
 
 
 @contextmanager
-def small_conversation(config: Config) -> Iterator[Conversation]:
-    """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them.
-    The engine's events go to `conversation.sinks`, a list tests plug their sinks into."""
+def small_conversation(config: Config, queue_path: Path | None = None) -> Iterator[Conversation]:
+    """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them; the
+    queue in `queue_path` (default: a temporary file). The engine's events go to
+    `conversation.sinks`, a list tests plug their sinks into."""
     with tempfile.TemporaryDirectory(prefix="cohost-queue-") as tmp:
-        small = light_config(config, Path(tmp) / "queue.sqlite3")
+        small = light_config(config, queue_path or Path(tmp) / "queue.sqlite3")
         fan_out = FanOut()
         with LiveEngine(small, [], sink=fan_out) as engine:
             engine.start()
