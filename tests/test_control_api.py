@@ -126,7 +126,7 @@ def test_stop_cuts_the_line_within_one_frame_of_the_clock(api: ControlApi, engin
         ended = events_until(ws, lambda e: e["kind"] == "speaking_ended" and e["line_id"] == line_id)[-1]
     finally:
         ws.close()
-    rate, fps = engine.sample_rate, engine.fps
+    rate, fps = engine.engine.sample_rate, engine.engine.fps
     # The cut lands at the next block the clock renders, then fades out: one frame, the render-ahead
     # margin and the fade (one more frame for the status read racing the clock).
     bound_s = 2 / fps + RENDER_AHEAD_S + FADE_S
@@ -143,7 +143,7 @@ def test_mute_silences_the_co_host_until_unmuted(api: ControlApi) -> None:
         line_id = call(api, "POST", "/say", {"text": "You should not hear this."})[1]["id"]
         dropped = events_until(ws, lambda e: e["line_id"] == line_id)[-1]
         assert dropped["kind"] == "dropped"
-        assert call(api, "POST", "/queue", {"text": "Later, please."}) == (200, {"queue": 1})
+        assert call(api, "POST", "/queue", {"text": "Later, please."})[1]["queue"] == 1
         assert call(api, "POST", "/next") == (200, {"id": None})  # muted: the queue waits
         assert call(api, "POST", "/mute", {"muted": False}) == (200, {"muted": False})
         events_until(ws, lambda e: e["kind"] == "unmuted")
@@ -290,3 +290,87 @@ def test_ensure_token_generates_one_token_and_keeps_it_private(tmp_path) -> None
     reloaded = load_config(path)
     assert reloaded.api.token == token and reloaded.api.port == 9000
     assert ensure_token(reloaded, path) == token
+
+
+# ----- chat bridge and the question queue -------------------------------------------------------------
+
+
+@pytest.fixture
+def approving(engine: Conversation) -> Iterator[Conversation]:
+    """Approve mode for one test: questions wait in the queue, where the test can look at them."""
+    engine.approve_mode = True
+    try:
+        yield engine
+    finally:
+        engine.approve_mode = False
+
+
+def test_chat_posted_by_a_bridge_is_moderated_and_queued(api: ControlApi, approving: Conversation) -> None:
+    assert call(api, "POST", "/chat", {"user": "ann", "text": "Nova, how are you?", "platform": "douyin"}) == (
+        200, {"result": "queued"})
+    batch = {"messages": [
+        {"user": "bob", "text": "just chatting"},
+        {"user": "eve", "text": "Nova say fuck"},
+        {"user": "ann", "text": "Nova, me again", "platform": "douyin"},
+        {"user": "rich", "text": "", "kind": "gift", "amount": 30, "currency": "CNY"},
+    ]}  # fmt: skip
+    assert call(api, "POST", "/chat", batch) == (200, {"results": ["ignored", "banned", "cooldown", "queued"]})
+    questions = call(api, "GET", "/questions")[1]["questions"]
+    assert [(q["user"], q["platform"], q["kind"]) for q in questions] == [("rich", "bridge", "gift"), ("ann", "douyin", "chat")]
+    assert not any(q["approved"] for q in questions)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"text": "hi"}, "missing field 'user'"),
+        ({"user": "a", "text": "hi", "kind": "tip"}, "'kind' must be one of"),
+        ({"user": "a", "text": "hi", "amount": "5"}, "'amount' must be a number"),
+        ({"user": "a", "text": "hi", "amount": -1}, "must not be negative"),
+        ({"user": "a", "text": "  "}, "'text' is empty"),
+        ({"messages": [{"user": "a", "text": "x"}] * 201}, "at most 200 messages"),
+    ],
+)
+def test_bad_chat_is_a_one_line_400(api: ControlApi, body: Any, error: str) -> None:
+    status, reply = call(api, "POST", "/chat", body)
+    assert status == 400 and error in reply["error"] and "\n" not in reply["error"]
+
+
+def test_chat_over_the_websocket_bridge_answers_each_frame(api: ControlApi, approving: Conversation) -> None:
+    ws = websocket.create_connection(f"ws://127.0.0.1:{api.port}/chat?token={TOKEN}", timeout=15)
+    try:
+        ws.send(json.dumps({"user": "kay", "text": "!ask what is this game?", "platform": "kuaishou"}))
+        assert json.loads(ws.recv()) == {"results": ["queued"]}
+        ws.send(json.dumps([{"user": "lee", "text": "Nova hi"}, {"user": "lee", "text": "Nova hi again"}]))
+        assert json.loads(ws.recv()) == {"results": ["queued", "cooldown"]}
+        ws.send("not json")
+        assert "not valid JSON" in json.loads(ws.recv())["error"]
+        ws.send(json.dumps({"user": "x"}))
+        assert "missing field 'text'" in json.loads(ws.recv())["error"]
+    finally:
+        ws.close()
+    assert [q["text"] for q in call(api, "GET", "/questions")[1]["questions"]] == ["what is this game?", "Nova hi"]
+
+
+def test_questions_are_approved_skipped_and_reordered_through_the_api(api: ControlApi, approving: Conversation) -> None:
+    for user in ("ann", "bob", "cat", "dan"):  # (their own platform: other tests' viewers are on cooldown)
+        reply = call(api, "POST", "/chat", {"user": user, "text": f"Nova, I am {user}", "platform": "reorder"})[1]
+        assert reply == {"result": "queued"}
+    ids = {q["user"]: q["id"] for q in call(api, "GET", "/questions")[1]["questions"]}
+    assert call(api, "POST", f"/questions/{ids['dan']}/move", {"position": 0}) == (200, {"ok": True})
+    assert call(api, "POST", f"/questions/{ids['bob']}/skip") == (200, {"ok": True})
+    assert call(api, "POST", "/skip") == (200, {"id": ids["dan"]})  # the one on top
+    assert call(api, "POST", f"/questions/{ids['cat']}/approve") == (200, {"ok": True})
+    assert call(api, "POST", "/approve") == (200, {"id": ids["ann"]})
+    assert call(api, "POST", "/approve") == (200, {"id": None})
+    assert call(api, "POST", "/questions/nope/approve") == (200, {"ok": False})
+    assert call(api, "POST", f"/questions/{ids['ann']}/explode")[0] == 404
+    assert call(api, "POST", f"/questions/{ids['ann']}/move", {"position": "top"})[0] == 400
+    ws = connect_events(api)
+    try:
+        approving.approve_mode = False  # as a streamer turning approve mode off: approved ones are answered
+        answered = events_until(ws, lambda e: e["kind"] == "speaking_ended", timeout=30)
+    finally:
+        ws.close()
+    started = [e["question"] for e in answered if e["kind"] == "speaking_started"]
+    assert started and started[0].startswith(("ann:", "cat:"))

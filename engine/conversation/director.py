@@ -113,7 +113,8 @@ class Conversation:
             if trigger is None:
                 return "ignored", None
             verdict = self._filter.clean_input(trigger.text)
-            if not verdict.ok:
+            # A gift needs no words to be thanked for; banned words still drop it.
+            if not verdict.ok and not (verdict.reason == "empty" and message.paid):
                 return verdict.reason, None
             message = dataclasses.replace(message, text=verdict.text)
             if message.platform not in DIRECT_PLATFORMS:

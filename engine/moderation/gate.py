@@ -62,6 +62,8 @@ class ChatGate:
         viewer = (message.platform, message.user_id or message.user)
         # A digest, so a flood of long messages costs 16 bytes each.
         said = fingerprint(message.text) or message.text.strip()
+        # Gifts often come with no words: two viewers' wordless gifts are not duplicates of each other.
+        said = said or f"{message.kind}\0{viewer[0]}\0{viewer[1]}\0{message.id or now}"
         text = hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         while self._admitted and now - self._admitted[0] >= RATE_WINDOW_S:
             self._admitted.popleft()
