@@ -20,6 +20,7 @@ import pytest
 import websocket
 
 from engine.api.server import ControlApi
+from engine.chat.message import ChatMessage
 from engine.conversation.director import Conversation
 from engine.obs_install import install
 from tests.harness import ObsProcess, free_port
@@ -27,7 +28,7 @@ from tests.harness.live import reset_engine, small_conversation
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
-HOTKEYS = ["cohost.say_next", "cohost.stop", "cohost.mute", "cohost.scene", "cohost.push_to_talk"]
+HOTKEYS = ["cohost.say_next", "cohost.approve", "cohost.skip", "cohost.stop", "cohost.mute", "cohost.scene", "cohost.push_to_talk"]
 PANEL_PROBE = Path(__file__).with_name("obs_scripts") / "panel_probe.py"
 LONG_TEXT = " ".join(f"Here is sentence number {n} of a line that is queued for later." for n in range(1, 13))
 
@@ -117,9 +118,27 @@ def test_say_next_hotkey_speaks_the_queued_line_and_stop_hotkey_stops_it(
     trigger(obs, "cohost.stop")
     ended = next_event(events, lambda e: e["kind"] == "speaking_ended" and e["line_id"] == started["line_id"])
     # Cut: it ended long before twelve sentences could have been spoken (about 4 s each with espeak).
-    assert (ended["sample"] - started["sample"]) / engine.sample_rate < 20
+    assert (ended["sample"] - started["sample"]) / engine.engine.sample_rate < 20
     assert engine.status()["speaking"] is False
     obs.wait_for_log(f"say next: speaking line {started['line_id']}")
+
+
+def test_approve_and_skip_hotkeys_decide_which_questions_are_answered(
+    obs: ObsProcess, engine: Conversation, events: websocket.WebSocket
+) -> None:
+    engine.approve_mode = True
+    try:
+        assert engine.receive(ChatMessage("hotkeys", "spam", "Nova, buy my followers?")) == "queued"
+        assert engine.receive(ChatMessage("hotkeys", "ann", "Nova, who are you?")) == "queued"
+        trigger(obs, "cohost.skip")
+        obs.wait_for_log("skipped question")
+        assert [q["user"] for q in engine.questions()] == ["ann"]
+        trigger(obs, "cohost.approve")
+        started = next_event(events, lambda e: e["kind"] == "speaking_started")
+        obs.wait_for_log("approved question")
+    finally:
+        engine.approve_mode = False
+    assert started["question"] == "ann: Nova, who are you?"
 
 
 def test_mute_hotkey_toggles_the_co_host(obs: ObsProcess, engine: Conversation, events: websocket.WebSocket) -> None:
