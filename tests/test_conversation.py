@@ -5,7 +5,6 @@ restart, and what reaches the voice."""
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from pathlib import Path
 
@@ -15,33 +14,9 @@ from engine.chat.message import ChatMessage
 from engine.config import Config, TriggersConfig
 from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID
 from engine.conversation.triggers import Triggers
-from engine.live.events import Event
-from tests.harness.live import small_conversation
+from tests.harness.live import Heard, small_conversation
 
 BANNED = "fuck"  # in the built-in English list
-
-
-class Heard:
-    """The events of the engine: what was said (subtitles) and when lines ended."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, event: Event) -> None:
-        with self.cond:
-            self.events.append(event)
-            self.cond.notify_all()
-
-    def of(self, kind: str) -> list[Event]:
-        with self.cond:
-            return [e for e in self.events if e.kind == kind]
-
-    def wait(self, kind: str, count: int = 1, timeout: float = 30.0) -> list[Event]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len([e for e in self.events if e.kind == kind]) >= count, timeout), \
-                f"fewer than {count} {kind} events"
-        return self.of(kind)
 
 
 def chat(user: str, text: str, **kw) -> ChatMessage:

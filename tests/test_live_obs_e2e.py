@@ -145,6 +145,23 @@ def test_subtitles_and_question_follow_the_speech_in_obs(live, obs):  # noqa: F8
     )  # fmt: skip
 
 
+def test_a_chat_question_shows_in_the_overlay_and_its_answer_in_the_subtitles(live, obs):  # noqa: F811
+    """Chat through the API bridge into `cohost live` with its default brain settings (an LLM at
+    Ollama's address, which is not running here, so the scripted brain answers in its place)."""
+    reply = live.request("POST", "/chat", {"platform": "douyin", "user": "小王", "text": "Nova, who are you?"})
+    assert reply == {"result": "queued"}
+    wait_until(
+        lambda: obs.call("GetInputSettings", inputName=QUESTION)["inputSettings"].get("text") == "小王: Nova, who are you?",
+        30, "the question overlay",
+    )  # fmt: skip
+    wait_until(
+        lambda: "Nova" in obs.call("GetInputSettings", inputName=SUBTITLES)["inputSettings"].get("text", ""),
+        30, "the answer's subtitle",
+    )  # fmt: skip
+    wait_until(lambda: not live.request("GET", "/status")["speaking"], 60, "the co-host to finish")
+    assert live.request("GET", "/status")["chat"] == {"queued": 1}
+
+
 def test_obs_killed_and_restarted_gets_its_sources_back_once_and_speech_goes_on(live, obs):  # noqa: F811
     obs.kill()
     time.sleep(2)

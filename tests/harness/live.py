@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from engine.chat.base import ChatSource
 from engine.config import Config
 from engine.conversation.director import Conversation
 from engine.conversation.session import conversation_session
 from engine.live.engine import LiveEngine
+from engine.live.events import Event
 from engine.live.run import FanOut
 
 
@@ -28,16 +31,17 @@ def light_config(config: Config, queue_path: Path) -> Config:
 
 
 @contextmanager
-def small_conversation(config: Config, queue_path: Path | None = None) -> Iterator[Conversation]:
-    """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them; the
-    queue in `queue_path` (default: a temporary file). The engine's events go to
-    `conversation.sinks`, a list tests plug their sinks into."""
+def small_conversation(config: Config, queue_path: Path | None = None,
+                       sources: list[ChatSource] | None = None) -> Iterator[Conversation]:
+    """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them, with
+    these chat sources; the queue in `queue_path` (default: a temporary file). The engine's events
+    go to `conversation.sinks`, a list tests plug their sinks into."""
     with tempfile.TemporaryDirectory(prefix="cohost-queue-") as tmp:
         small = light_config(config, queue_path or Path(tmp) / "queue.sqlite3")
         fan_out = FanOut()
         with LiveEngine(small, [], sink=fan_out) as engine:
             engine.start()
-            with conversation_session(small, engine, fan_out, []) as conversation:
+            with conversation_session(small, engine, fan_out, sources or []) as conversation:
                 conversation.sinks = fan_out.sinks  # type: ignore[attr-defined]
                 yield conversation
 
@@ -53,3 +57,26 @@ def reset_engine(conversation: Conversation, timeout: float = 10.0) -> None:
         if not (status["speaking"] or status["lines_pending"] or status["answering"]):
             return
         time.sleep(0.05)
+
+
+class Heard:
+    """The events of the engine: what was said (subtitles) and when lines ended."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def of(self, kind: str) -> list[Event]:
+        with self.cond:
+            return [e for e in self.events if e.kind == kind]
+
+    def wait(self, kind: str, count: int = 1, timeout: float = 30.0) -> list[Event]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len([e for e in self.events if e.kind == kind]) >= count, timeout), \
+                f"fewer than {count} {kind} events"
+        return self.of(kind)
