@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import save_json
+from bench import add_engine_options, engine_config, save_json
 from bench.udp import drained_udp_port
-from engine.cli import CliParser, parse_size
-from engine.config import Config, load_config
+from engine.cli import CliParser
+from engine.config import Config
 from engine.errors import CohostError
 from engine.live.engine import LiveEngine
 from engine.output.stream import StreamOutput
@@ -151,17 +151,11 @@ def run(config: Config, seconds: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = CliParser(prog="cohost bench cpu", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, metavar="N", help="length of each phase (default 20)")
-    parser.add_argument("--size", type=parse_size, metavar="WxH", help="video size (default: the config's, 1280x720)")
-    parser.add_argument("--config", type=Path, metavar="FILE")
-    parser.add_argument("--json", type=Path, metavar="FILE")
+    add_engine_options(parser)
     args = parser.parse_args(argv)
     if args.seconds < 5:
         raise CohostError("--seconds must be at least 5")
-    config = load_config(args.config)
-    if args.size:
-        width, height = args.size
-        config = dataclasses.replace(config, render=dataclasses.replace(config.render, width=width, height=height))
-    report = run(config, args.seconds)
+    report = run(engine_config(args), args.seconds)
     print(f"{report['size']}@{report['fps']}, voice {report['voice']}, output stream (x264 + Opus, MPEG-TS over UDP); "
           f"load average {report['load_average'][0]:.2f} on {report['cpu_count']} cores")  # fmt: skip
     print(f"{'phase':>9} {'CPU %':>6} {'target':>6} {'rendered':>8} {'repeated':>8} {'dropped':>7} {'skipped':>7} "

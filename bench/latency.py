@@ -7,8 +7,10 @@ front of it: triggers, moderation, the SQLite queue, the brain, the sentence spl
 filter. Each message goes in through Conversation.receive(), as chat from any platform does. The
 output is wrapped by a probe that notes the wall time each block is handed over, so a latency is
 "message received → the block holding the answer's first sample (or the frame that first moves the
-mouth for it) was given to the output". Once heard, the answer is cut (stop talking) and the next
-message follows after a random pause, so messages land at every phase of the frame clock.
+mouth for it) was given to the output". Once heard, the answer is cut (stop talking), which is
+timed too (until the brain has stopped, and until the voice has let go of the sentence it was
+synthesizing), and the next message follows after a random pause, so messages land at every phase
+of the frame clock.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from bench import save_json
+from bench import add_engine_options, engine_config, save_json
 from bench.udp import drained_udp_port
 from engine.chat.message import ChatMessage
-from engine.cli import CliParser, parse_size
-from engine.config import Config, load_config
+from engine.cli import CliParser
+from engine.config import Config
 from engine.conversation.session import conversation_session
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S
@@ -124,6 +126,8 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
     first_token_ms: list[float] = []
     first_sentence_ms: list[float] = []
     stop_ms: list[float] = []
+    voice_stop_ms: list[float] = []
+    still_writing = 0
     used: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="cohost-bench-") as tmp, drained_udp_port() as port:
         config = bench_config(config, backend, Path(tmp) / "queue.sqlite3")
@@ -151,6 +155,8 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
                     audio_ms.append((probe.written_at(started.sample) - sent) * 1000)
                     frame_ms.append((probe.written_at(max(0, started.sample - lead)) - sent) * 1000)
                     reply = conversation.reply_for(started.line_id)
+                    if reply is not None and not reply.join(0):
+                        still_writing += 1  # heard while the brain was still writing the answer
                     if reply is not None and reply.first_sentence_s is not None:
                         first_sentence_ms.append(reply.first_sentence_s * 1000)
                     brain = conversation.brain
@@ -162,6 +168,9 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
                     conversation.stop_talking()
                     if reply is not None and reply.join(5.0):
                         stop_ms.append((time.monotonic() - cut) * 1000)
+                    while engine.status()["lines_pending"]:  # the voice finishing (and dropping) its sentence
+                        time.sleep(0.001)
+                    voice_stop_ms.append((time.monotonic() - cut) * 1000)
             error = engine.error
         if error:
             raise CohostError(f"the live engine stopped: {error}")
@@ -177,7 +186,9 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
         "first_speaking_frame_ms": _summary(frame_ms),
         "brain_first_token_ms": _summary(first_token_ms),
         "first_sentence_ready_ms": _summary(first_sentence_ms),
+        "heard_while_brain_still_writing": still_writing,
         "stop_to_brain_stopped_ms": _summary(stop_ms),
+        "stop_to_voice_idle_ms": _summary(voice_stop_ms),
         "targets_ms_scripted": TARGETS_MS,
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "cpu_count": os.cpu_count(),
@@ -212,29 +223,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--brain", choices=("scripted", "local", "openai"), default="scripted",
                         help="brain to answer with (default scripted)")
     parser.add_argument("--messages", type=int, default=50, metavar="N", help="chat messages to answer (default 50)")
-    parser.add_argument("--size", type=parse_size, metavar="WxH", help="video size (default: the config's, 1280x720)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--config", type=Path, metavar="FILE")
-    parser.add_argument("--json", type=Path, metavar="FILE")
+    add_engine_options(parser)
     args = parser.parse_args(argv)
     if args.messages < 1:
         raise CohostError("--messages must be at least 1")
-    config = load_config(args.config)
-    if args.size:
-        width, height = args.size
-        config = dataclasses.replace(config, render=dataclasses.replace(config.render, width=width, height=height))
-    report = run(config, args.brain, args.messages, args.seed)
+    report = run(engine_config(args), args.brain, args.messages, args.seed)
     print(f"brain {report['brain']} (answered by {report['answered_by']}), voice {report['voice']}, "
           f"{report['size']}@{report['fps']} into a stream output; {report['messages']} messages; "
           f"load average {report['load_average'][0]:.2f} on {report['cpu_count']} cores")  # fmt: skip
     rows = [("chat → first audio sample", "first_audio_ms"), ("chat → first speaking frame", "first_speaking_frame_ms"),
             ("brain: first token", "brain_first_token_ms"), ("first sentence ready", "first_sentence_ready_ms"),
-            ("stop → brain stopped", "stop_to_brain_stopped_ms")]  # fmt: skip
+            ("stop → brain stopped", "stop_to_brain_stopped_ms"), ("stop → voice idle", "stop_to_voice_idle_ms")]  # fmt: skip
     print(f"{'':>30} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'min':>7} {'max':>7}")
     for label, key in rows:
         s = report[key]
         if s["n"]:
             print(f"{label:>30} {s['n']:>4} {s['p50']:>8.1f} {s['p95']:>8.1f} {s['min']:>7.1f} {s['max']:>7.1f}")
+    print(f"first audio went out while the brain was still writing the answer: {report['heard_while_brain_still_writing']} "
+          f"of {report['messages']}")  # fmt: skip
     if args.brain == "scripted":
         audio = report["first_audio_ms"]
         met = audio["p50"] <= TARGETS_MS["p50"] and audio["p95"] <= TARGETS_MS["p95"]

@@ -213,22 +213,23 @@ def user_config_path() -> Path:
     return Path(base) / "obs-cohost" / "config.toml"
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
+    """A TOML file of ours (`what` names it in the one-line error)."""
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
     except OSError as e:
-        raise CohostError(f"cannot read config {path}: {e.strerror}") from None
+        raise CohostError(f"cannot read {what} {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
-        raise CohostError(f"config {path} is not valid TOML: {e}") from None
+        raise CohostError(f"{what} {path} is not valid TOML: {e}") from None
 
 
 def load_config(path: Path | None = None) -> Config:
     """Defaults, then the user's file (`path`, or the per-user file when it exists)."""
-    merged = _read_toml(DEFAULTS_PATH)
+    merged = read_toml(DEFAULTS_PATH)
     user_path = path if path is not None else user_config_path()
     if path is not None or user_path.exists():
-        user = _read_toml(user_path)
+        user = read_toml(user_path)
         for section, values in user.items():
             if section not in merged or not isinstance(values, dict):
                 raise CohostError(f"config {user_path}: unknown section [{section}]")
@@ -264,8 +265,8 @@ def update_user_config(updates: dict[str, dict[str, Any]], path: Path | None = N
     """Sets keys in the user's config file, keeping the rest, written atomically and private (0600):
     it may hold an obs-websocket password, an API token or a stream key."""
     path = path or user_config_path()
-    current = _read_toml(path) if path.exists() else {}
-    defaults = _read_toml(DEFAULTS_PATH)
+    current = read_toml(path) if path.exists() else {}
+    defaults = read_toml(DEFAULTS_PATH)
     for section, values in updates.items():
         for key in values:
             if section not in defaults or key not in defaults[section]:

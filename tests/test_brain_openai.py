@@ -17,6 +17,7 @@ from engine.brain.prompt import build_messages
 from engine.chat.message import ChatMessage
 from tests.harness.llama import API_KEY, LlamaServer, llama, requires_llama_cpp  # noqa: F401  (fixture)
 from tests.harness.process import free_port, wait_until
+from tests.harness.web import serve_app
 
 QUESTION = BrainRequest(ChatMessage("twitch", "ana", "What is your favourite colour?"))
 
@@ -132,11 +133,8 @@ def fake_server() -> Iterator[Callable[[Handler], str]]:
         async def start() -> int:
             app = web.Application()
             app.router.add_post("/v1/chat/completions", handler)
-            runner = web.AppRunner(app)
-            await runner.setup()
+            runner, port = await serve_app(app)
             runners.append(runner)
-            port = free_port()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
             return port
 
         port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)

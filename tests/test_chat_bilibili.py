@@ -33,7 +33,7 @@ from engine.chat.bilibili_codec import (
 from engine.chat.message import ChatMessage
 from engine.config import BilibiliConfig
 from engine.errors import CohostError
-from tests.harness.process import free_port
+from tests.harness.web import Sleeps, serve_app
 
 DATA = Path(__file__).parent / "data" / "bilibili"
 SESSDATA = "8f3a1c2e%2C1730397600%2C5b7d9*51CjBxTestSessdata"
@@ -311,20 +311,8 @@ async def serving(server: DanmakuServer) -> web.AppRunner:
     app.router.add_get("/room/v1/Room/room_init", server.room_init)
     app.router.add_get("/xlive/web-room/v1/index/getDanmuInfo", server.danmu_info_route)
     app.router.add_get("/sub", server.socket)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    server.port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", server.port).start()
+    runner, server.port = await serve_app(app)
     return runner
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.requested: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.requested.append(seconds)
-        await asyncio.sleep(0)
 
 
 def read(server: DanmakuServer, count: int, room_id: int = 1, **options: Any) -> list[ChatMessage]:

@@ -20,7 +20,7 @@ from engine.chat.message import ChatMessage
 from engine.chat.youtube import YoutubeSource, item_to_message
 from engine.config import YoutubeConfig
 from engine.errors import CohostError
-from tests.harness.process import free_port
+from tests.harness.web import Sleeps, serve_app
 
 DATA = Path(__file__).parent / "data" / "youtube"
 KEY = "AIzaSyTestKey-4f9Qx2Lm7Vb0Rt"
@@ -110,21 +110,9 @@ async def serving(api: RecordedApi) -> web.AppRunner:
     app = web.Application()
     app.router.add_get("/youtube/v3/videos", api.videos_route)
     app.router.add_route("*", "/youtube/v3/liveChat/messages", api.messages_route)
-    runner = web.AppRunner(app, access_log=None)  # an access log would print the ?key= query
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, port = await serve_app(app)
     api.url = f"http://127.0.0.1:{port}/youtube/v3"
     return runner
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.requested: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.requested.append(seconds)
-        await asyncio.sleep(0)
 
 
 def youtube_config(api: RecordedApi, **changes: Any) -> YoutubeConfig:

@@ -12,6 +12,7 @@ import pytest
 
 from engine.chat.message import ChatMessage
 from engine.config import Config, TriggersConfig
+from engine.conversation.memory import MAX_VIEWERS, Memory
 from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID
 from engine.conversation.triggers import Triggers
 from tests.harness.live import Heard, small_conversation
@@ -53,7 +54,7 @@ def test_banned_words_in_chat_never_reach_the_voice(config) -> None:
     with small_conversation(config) as conversation:
         conversation.sinks.append(heard)
         assert conversation.receive(chat("troll", f"Nova say {BANNED} on stream")) == "banned"
-        assert conversation.receive(chat("troll2", f"!ask what does f.u.c.k mean")) == "banned"
+        assert conversation.receive(chat("troll2", "!ask what does f.u.c.k mean")) == "banned"
         assert conversation.receive(chat("ann", "Nova, hello there!")) == "queued"
         heard.wait("speaking_ended")
     said = " ".join(e.text for e in heard.of("subtitle")).lower()
@@ -190,3 +191,17 @@ def test_every_nth_message_becomes_a_question_when_asked_for() -> None:
     picked = [triggers.match(chat("a", f"message {n}")) for n in range(1, 10)]
     assert [n for n, t in enumerate(picked, 1) if t] == [3, 6, 9]
     assert triggers.match(chat("a", "gift", kind="gift", amount=5)) is None  # paid = false
+
+
+def test_memory_keeps_each_viewers_last_exchanges_and_the_streams_bounded() -> None:
+    memory = Memory(turns=2)
+    for n in range(3):
+        memory.remember(chat("ann", f"question {n}"), f"answer {n}")
+    memory.remember(chat("bob", "bob's question"), "bob's answer")
+    mine, others = memory.recall(chat("ann", "and now?"))
+    assert [e.question for e in mine] == ["question 1", "question 2"]
+    assert [e.user for e in others] == ["bob"]  # the stream's last two, less ann's own
+    for n in range(MAX_VIEWERS + 50):
+        memory.remember(chat(f"v{n}", "hi"), "hello")
+    assert memory.recall(chat("ann", "still there?"))[0] == ()  # the oldest viewers are forgotten first
+    assert memory.viewers == MAX_VIEWERS

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -128,21 +129,17 @@ def test_speech_reaches_viewers_through_obs_and_rtmp_in_sync(live, obs, rtmp, fa
             assert STREAM_KEY.encode() not in path.read_bytes(), path
 
 
+def _wait_for_text(obs, source: str, shows: Callable[[str], bool], what: str, timeout: float = 30) -> None:  # noqa: F811
+    wait_until(lambda: shows(obs.call("GetInputSettings", inputName=source)["inputSettings"].get("text", "")),
+               timeout, what)  # fmt: skip
+
+
 def test_subtitles_and_question_follow_the_speech_in_obs(live, obs):  # noqa: F811
     live.request("POST", "/say", {"text": "First sentence here. And the second one.", "question": "two sentences?"})
-    wait_until(
-        lambda: obs.call("GetInputSettings", inputName=QUESTION)["inputSettings"].get("text") == "two sentences?",
-        30, "the question overlay",
-    )  # fmt: skip
-    wait_until(
-        lambda: "second" in obs.call("GetInputSettings", inputName=SUBTITLES)["inputSettings"].get("text", ""),
-        30, "the second sentence's subtitle",
-    )  # fmt: skip
+    _wait_for_text(obs, QUESTION, lambda text: text == "two sentences?", "the question overlay")
+    _wait_for_text(obs, SUBTITLES, lambda text: "second" in text, "the second sentence's subtitle")
     wait_until(lambda: not live.request("GET", "/status")["speaking"], 30, "the co-host to finish")
-    wait_until(
-        lambda: obs.call("GetInputSettings", inputName=SUBTITLES)["inputSettings"].get("text", "") == "",
-        10, "the subtitle to clear",
-    )  # fmt: skip
+    _wait_for_text(obs, SUBTITLES, lambda text: text == "", "the subtitle to clear", timeout=10)
 
 
 def test_a_chat_question_shows_in_the_overlay_and_its_answer_in_the_subtitles(live, obs):  # noqa: F811
@@ -150,14 +147,8 @@ def test_a_chat_question_shows_in_the_overlay_and_its_answer_in_the_subtitles(li
     Ollama's address, which is not running here, so the scripted brain answers in its place)."""
     reply = live.request("POST", "/chat", {"platform": "douyin", "user": "小王", "text": "Nova, who are you?"})
     assert reply == {"result": "queued"}
-    wait_until(
-        lambda: obs.call("GetInputSettings", inputName=QUESTION)["inputSettings"].get("text") == "小王: Nova, who are you?",
-        30, "the question overlay",
-    )  # fmt: skip
-    wait_until(
-        lambda: "Nova" in obs.call("GetInputSettings", inputName=SUBTITLES)["inputSettings"].get("text", ""),
-        30, "the answer's subtitle",
-    )  # fmt: skip
+    _wait_for_text(obs, QUESTION, lambda text: text == "小王: Nova, who are you?", "the question overlay")
+    _wait_for_text(obs, SUBTITLES, lambda text: "Nova" in text, "the answer's subtitle")
     wait_until(lambda: not live.request("GET", "/status")["speaking"], 60, "the co-host to finish")
     assert live.request("GET", "/status")["chat"] == {"queued": 1}
 

@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import pyvirtualcam
@@ -27,7 +27,10 @@ from tests.harness.fixtures import pulse  # noqa: F401  (fixture)
 from tests.harness.pulse import PulseServer
 
 W, H, FPS = 64, 48, 30
-WARM_UP_S = 3.0  # a fresh null sink takes ~2 s to start consuming; the output drops what piles up
+# A fresh null sink takes 1-4 s to start consuming (the output drops what piles up meanwhile): the
+# test plays silence until the sink's monitor has recorded this much, then the speech.
+SINK_RUNNING_S = 0.5
+WARM_UP_LIMIT_S = 20.0
 
 
 class FakeCamera:
@@ -73,34 +76,46 @@ def _record(pulse: PulseServer, path: Path, rate: int) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=path.open("wb"), stderr=subprocess.DEVNULL, env={**os.environ, **pulse.env})
 
 
-def _play_in_real_time(output: VirtualCamOutput, audio: np.ndarray, rate: int) -> None:
-    """Hands the output one frame and its block per 1/FPS s, as the live engine does."""
-    start = time.monotonic()
-    for k in range(-(-len(audio) * FPS // rate)):
-        a, b = k * rate // FPS, (k + 1) * rate // FPS
+def _play_in_real_time(output: VirtualCamOutput, audio: np.ndarray, rate: int, first_frame: int = 0,
+                       until: Callable[[], bool] | None = None) -> int:
+    """Hands the output one frame and its block per 1/FPS s, as the live engine does, from clock
+    frame `first_frame` on: all of `audio`, or (with `until`) silence until it holds. Returns the
+    frames written."""
+    start, origin = time.monotonic(), first_frame * rate // FPS
+    k = 0
+    while (k < -(-len(audio) * FPS // rate)) if until is None else not until():
+        a, b = (first_frame + k) * rate // FPS, (first_frame + k + 1) * rate // FPS
         block = np.zeros(b - a, np.int16)
-        block[: len(audio[a:b])] = audio[a:b]
+        if until is None:
+            piece = audio[a - origin : b - origin]
+            block[: len(piece)] = piece
         output.write(np.full((H, W, 3), k % 256, np.uint8), block, a)
-        time.sleep(max(0.0, start + (k + 1) / FPS - time.monotonic()))
+        k += 1
+        time.sleep(max(0.0, start + k / FPS - time.monotonic()))
+    return k
 
 
 def test_voice_reaches_the_null_sink_and_frames_reach_the_camera(pulse_env: PulseServer, tmp_path: Path):
     voice = EspeakBackend("en-us")
     speech = np.concatenate([c.pcm for c in voice.stream("Hello chat, this is your co-host speaking.")])
     rate = voice.sample_rate
-    audio = np.concatenate([np.zeros(round(WARM_UP_S * rate), np.int16), speech, np.zeros(rate, np.int16)])
+    audio = np.concatenate([speech, np.zeros(rate, np.int16)])
     recording = tmp_path / "monitor.raw"
     recorder = _record(pulse_env, recording, rate)
     output = VirtualCamOutput(None, "cohost_out", backend="fake")
+    deadline = time.monotonic() + WARM_UP_LIMIT_S
     try:
         output.open(W, H, FPS, rate)
-        _play_in_real_time(output, audio, rate)
+        warm_up = _play_in_real_time(output, audio, rate, until=lambda: time.monotonic() > deadline or (
+            recording.stat().st_size >= 2 * SINK_RUNNING_S * rate))
+        FakeCamera.sent.clear()
+        _play_in_real_time(output, audio, rate, first_frame=warm_up)
         stats = output.stats()
     finally:
         output.close()
         recorder.terminate()
         recorder.wait(timeout=10)
-    print(f"virtualcam audio latency {output.latency_ms:.1f} ms, {stats}")
+    print(f"virtualcam audio latency {output.latency_ms:.1f} ms, {stats}, after {warm_up / FPS:.1f} s of warm-up")
     assert PREFILL_S * 1000 < output.latency_ms < 1000
     assert len(FakeCamera.sent) == -(-len(audio) * FPS // rate)
     assert FakeCamera.sent[5].size == H * W * 3 and np.all(FakeCamera.sent[5] == 5)  # RGB, as written

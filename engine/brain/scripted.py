@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import re
 import threading
-import tomllib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any
 
 from engine.brain.base import BrainRequest
 from engine.chat.message import ChatMessage
-from engine.config import PersonaConfig
+from engine.config import PersonaConfig, read_toml
 from engine.errors import CohostError
 
 BUILTIN_FAQ = Path(__file__).with_name("faq.toml")
@@ -145,13 +144,7 @@ def _amount(message: ChatMessage) -> str:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise CohostError(f"cannot read FAQ file {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CohostError(f"FAQ file {path} is not valid TOML: {e}") from None
+    return read_toml(path, "FAQ file")
 
 
 def _parse(table: dict[str, Any], path: Path) -> Script:

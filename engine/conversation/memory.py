@@ -32,6 +32,10 @@ class Memory:
             while len(self._viewers) > MAX_VIEWERS:
                 self._viewers.popitem(last=False)
 
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
     def recall(self, message: ChatMessage) -> tuple[tuple[Exchange, ...], tuple[Exchange, ...]]:
         """(this viewer's exchanges, the stream's exchanges with others), oldest first."""
         with self._lock:

@@ -11,7 +11,8 @@ from typing import Any, Callable
 class Event:
     # "speaking_started", "subtitle", "speaking_ended", "dropped" (a line that will never be heard:
     # said while muted, cut by stop talking before it started, or no speakable audio), "stopped"
-    # (stop talking was asked), "muted", "unmuted", "queued" (a line added to the say-next queue)
+    # (stop talking was asked), "muted", "unmuted", "queued" (a chat question or a manual line added to
+    # the conversation's queue; line_id is the question's id)
     kind: str
     line_id: str = ""
     text: str = ""  # the whole line (started), the sentence now spoken (subtitle)
