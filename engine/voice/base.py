@@ -36,7 +36,9 @@ class SpeechChunk:
 
 
 class VoiceBackend(Protocol):
-    """A speech synthesizer. `stream` yields chunks as soon as each is synthesized."""
+    """A speech synthesizer. `stream` yields chunks as soon as each is synthesized. A backend whose
+    synthesis of one chunk takes long may also have `interrupt()`, callable from any thread: the
+    chunk being synthesized is abandoned and that `stream` ends at once (stop talking)."""
 
     name: str
     sample_rate: int
