@@ -109,11 +109,15 @@ def _error_text(error: urllib.error.HTTPError) -> str:
 
 
 def status_line(status: dict[str, Any]) -> str:
-    """The engine's status as the panel shows it, e.g. "connected · speaking · muted · 2 queued"."""
+    """The engine's status as the panel shows it, e.g. "connected · speaking · muted · 2 queued
+    (1 to approve)"."""
     parts = ["connected", "speaking" if status.get("speaking") else "idle"]
     if status.get("muted"):
         parts.append("muted")
-    parts.append(f"{int(status.get('queue', 0))} queued")
+    queued = f"{int(status.get('queue', 0))} queued"
+    if status.get("awaiting_approval"):
+        queued += f" ({int(status['awaiting_approval'])} to approve)"
+    parts.append(queued)
     return " · ".join(parts)
 
 

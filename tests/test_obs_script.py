@@ -130,6 +130,7 @@ def test_approve_and_skip_hotkeys_decide_which_questions_are_answered(
     try:
         assert engine.receive(ChatMessage("hotkeys", "spam", "Nova, buy my followers?")) == "queued"
         assert engine.receive(ChatMessage("hotkeys", "ann", "Nova, who are you?")) == "queued"
+        obs.wait_for_log("engine status: connected · idle · 2 queued (2 to approve)")  # polled every 2 s
         trigger(obs, "cohost.skip")
         obs.wait_for_log("skipped question")
         assert [q["user"] for q in engine.questions()] == ["ann"]
