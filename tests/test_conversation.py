@@ -16,6 +16,7 @@ from engine.conversation.memory import MAX_VIEWERS, Memory
 from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID
 from engine.conversation.triggers import Triggers
 from tests.harness.live import Heard, small_conversation
+from tests.harness.process import wait_until
 
 BANNED = "fuck"  # in the built-in English list
 
@@ -164,7 +165,9 @@ def test_after_stop_talking_the_answer_is_over_and_the_next_question_is_answered
         heard.wait("speaking_ended")
         assert conversation.receive(chat("bob", "Nova, hello!")) == "queued"
         heard.wait("speaking_ended", 2)
-        assert not conversation.status()["answering"] and conversation.status()["queue"] == 0
+        # The director hears of the end on its own thread, a moment after the event.
+        wait_until(lambda: not conversation.status()["answering"], 5, "the answer to be finished")
+        assert conversation.status()["queue"] == 0
 
 
 @pytest.mark.parametrize(

@@ -99,8 +99,8 @@ class Tapped:
         self.sample_rate = self._voice.sample_rate
         self.chunks: list[SpeechChunk] = []
 
-    def stream(self, text: str) -> Iterator[SpeechChunk]:
-        for chunk in self._voice.stream(text):
+    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+        for chunk in self._voice.stream(text, continued):
             self.chunks.append(chunk)
             yield chunk
 

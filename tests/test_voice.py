@@ -112,6 +112,12 @@ def test_text_is_normalised_before_speech(backend):
     assert list(backend.stream("😀 https://example.com")) == []
 
 
+def test_a_continued_line_keeps_its_sentences_whole(piper):
+    opening = "Well then, here is the next part of the answer."
+    assert [c.text for c in piper.stream(opening)] == ["Well then,", "here is the next part of the answer."]
+    assert [c.text for c in piper.stream(opening, continued=True)] == [opening]
+
+
 def test_interrupting_piper_abandons_the_sentence_under_way_and_the_next_line_still_speaks(piper):
     long_sentence = " ".join(["this is a long sentence that keeps going and going"] * 12) + "."
     chunks: list = []

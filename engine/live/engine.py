@@ -421,9 +421,10 @@ class LiveEngine:
         for sentence in source:
             if line.generation != self._generation:
                 return
+            continued = bool(line.text)
             line.text = f"{line.text} {sentence}".strip()
             if normalise(sentence):
-                yield from self.voice.stream(sentence)
+                yield from self.voice.stream(sentence, continued=continued)
 
     def _wait_until_needed(self, line: Line) -> bool:
         """Waits while the clock has more than SYNTH_AHEAD_S of speech still to play (or sentences

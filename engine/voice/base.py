@@ -38,11 +38,14 @@ class SpeechChunk:
 class VoiceBackend(Protocol):
     """A speech synthesizer. `stream` yields chunks as soon as each is synthesized. A backend whose
     synthesis of one chunk takes long may also have `interrupt()`, callable from any thread: the
-    chunk being synthesized is abandoned and that `stream` ends at once (stop talking)."""
+    chunk being synthesized is abandoned and that `stream` ends at once (stop talking).
+
+    `continued=True` says the text goes on a line already being spoken (the next sentence of an
+    answer streaming from the LLM): there is no need to cut its opening short for an early start."""
 
     name: str
     sample_rate: int
 
-    def stream(self, text: str) -> Iterator[SpeechChunk]: ...
+    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]: ...
 
     def close(self) -> None: ...

@@ -163,7 +163,9 @@ class EspeakBackend:
         self.sample_rate: int = self._library.sample_rate
         self._library.check_voice(voice)  # a wrong voice name fails here, not mid-stream
 
-    def stream(self, text: str) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+        # espeak is fast enough (a few ms a sentence) never to cut an opening short: `continued`
+        # changes nothing here.
         for sentence in split_sentences(normalise(text)):
             pcm, phoneme_starts = self._library.synthesize(self._voice, sentence)
             if not len(pcm):

@@ -102,13 +102,16 @@ class PiperBackend:
         self._session = self._voice.session = _InterruptibleSession(self._voice.session)
         self.sample_rate: int = self._voice.config.sample_rate
 
-    def stream(self, text: str) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
         sentences = split_sentences(normalise(text))
         # Synthesis time grows with the audio's length, so a long first sentence delays the start:
         # cutting it at its commas brought a 10-word sentence's first chunk from ~480 to ~160 ms,
         # and a long comma-less opening cut before a conjunction from ~157 to ~90 ms. Later
         # sentences are made while earlier ones play, and stay whole for their prosody.
-        pieces = split_opening(sentences[0], OPENING_MIN_WORDS) + sentences[1:] if sentences else []
+        if continued or not sentences:
+            pieces = sentences
+        else:
+            pieces = split_opening(sentences[0], OPENING_MIN_WORDS) + sentences[1:]
         for piece in pieces:
             try:
                 chunk = self._synthesize(piece)
