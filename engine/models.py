@@ -15,13 +15,12 @@ import json
 import os
 import shutil
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import Config, ModelsConfig, VoiceConfig, load_config
+from engine.config import Config, ModelsConfig, VoiceConfig, load_config, read_toml
 from engine.errors import CohostError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -172,11 +171,7 @@ def sha256_file(path: Path) -> str:
 
 
 def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelSpec]:
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise CohostError(f"cannot read the models manifest {path}: {e}") from None
+    data = read_toml(path, "the models manifest")
     specs = {}
     for model_id, entry in data.get("models", {}).items():
         try:

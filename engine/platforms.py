@@ -14,11 +14,11 @@ reach; in Simple mode with a hardware encoder the x264 preset and options do not
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.config import read_toml
 from engine.errors import CohostError, UsageError
 from engine.obs.client import ObsRequestFailed
 from engine.obs.controller import ObsController
@@ -56,11 +56,7 @@ _FIELDS = {f for f in PlatformPreset.__dataclass_fields__ if f != "name"}
 
 
 def load_presets(path: Path = PRESETS_PATH) -> dict[str, PlatformPreset]:
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise CohostError(f"cannot read platform presets {path}: {e}") from None
+    raw = read_toml(path, "platform presets")
     presets = {}
     for name, values in raw.items():
         if set(values) != _FIELDS:

@@ -16,7 +16,7 @@ import websocket
 
 from engine.api.server import ControlApi
 from engine.conversation.director import Conversation
-from tests.harness.live import small_conversation
+from tests.harness.live import serving_api, small_conversation
 
 TOKEN = "flood-token-9Xa"
 RATE = 1000  # messages per second
@@ -26,13 +26,8 @@ BURST = 50  # messages sent together, every BURST/RATE seconds
 
 @pytest.fixture(scope="module")
 def served(config) -> Iterator[tuple[Conversation, ControlApi]]:
-    with small_conversation(config) as conversation:
-        api = ControlApi(conversation, "127.0.0.1", 0, TOKEN)
-        api.start()
-        try:
-            yield conversation, api
-        finally:
-            api.stop()
+    with small_conversation(config) as conversation, serving_api(conversation, 0, TOKEN) as api:
+        yield conversation, api
 
 
 def rss_mb() -> float:

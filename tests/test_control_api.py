@@ -24,7 +24,7 @@ from engine.conversation.director import Conversation
 from engine.live.engine import RENDER_AHEAD_S
 from engine.live.events import Event
 from engine.live.track import FADE_S
-from tests.harness.live import reset_engine, small_conversation
+from tests.harness.live import reset_engine, serving_api, small_conversation
 
 TOKEN = "test-token-Zq8x"
 LONG_TEXT = " ".join(f"This is sentence number {n} of a long answer that keeps on going." for n in range(1, 13))
@@ -38,11 +38,8 @@ def engine(config) -> Iterator[Conversation]:
 
 @pytest.fixture(scope="module")
 def api(engine: Conversation) -> Iterator[ControlApi]:
-    api = ControlApi(engine, "127.0.0.1", 0, TOKEN)
-    api.start()
-    engine.sinks.append(api.publish)  # type: ignore[attr-defined]
-    yield api
-    api.stop()
+    with serving_api(engine, 0, TOKEN) as api:
+        yield api
 
 
 @pytest.fixture(autouse=True)

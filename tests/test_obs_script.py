@@ -24,7 +24,7 @@ from engine.chat.message import ChatMessage
 from engine.conversation.director import Conversation
 from engine.obs_install import install
 from tests.harness import ObsProcess, free_port
-from tests.harness.live import reset_engine, small_conversation
+from tests.harness.live import reset_engine, serving_api, small_conversation
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
@@ -41,11 +41,8 @@ def engine(config) -> Iterator[Conversation]:
 
 @pytest.fixture(scope="module")
 def api(engine: Conversation) -> Iterator[ControlApi]:
-    api = ControlApi(engine, "127.0.0.1", free_port(), TOKEN)
-    api.start()
-    engine.sinks.append(api.publish)  # type: ignore[attr-defined]
-    yield api
-    api.stop()
+    with serving_api(engine, free_port(), TOKEN) as api:
+        yield api
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+from engine.chat.http import Backoff
 from engine.chat.irc import IrcLineError, IrcMessage, format_line, parse_line
 from engine.chat.message import ChatMessage
 from engine.config import TwitchConfig
@@ -194,26 +195,28 @@ class TwitchSource:
         self._queue.put_nowait(None)
 
     async def _run(self) -> None:
-        delay = self._reconnect_delay_s
+        backoff = Backoff(self._reconnect_delay_s, MAX_RECONNECT_DELAY_S)
         try:
             while True:
+                failure = ""
                 try:
                     reader, writer = await asyncio.wait_for(
                         asyncio.open_connection(*self._address, ssl=self._ssl, limit=_LINE_LIMIT), CONNECT_TIMEOUT_S
                     )
                     try:
                         await self._login(reader, writer)
-                        delay = self._reconnect_delay_s
+                        backoff.reset()
                         self._writer = writer
                         await self._read_chat(reader, writer)
                     finally:
                         self._writer = None
                         writer.close()
                 except OSError as e:  # ConnectionError, TimeoutError and ssl.SSLError among them
-                    LOG.warning("Twitch chat %s:%d: %s; reconnecting in %g s", *self._address,
-                                str(e) or type(e).__name__, delay)  # fmt: skip
+                    failure = str(e) or type(e).__name__
+                delay = backoff.next()
+                if failure:
+                    LOG.warning("Twitch chat %s:%d: %s; reconnecting in %g s", *self._address, failure, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RECONNECT_DELAY_S)
         except Exception as e:  # CohostError (refused login), or a bug: messages() raises it
             self._queue.put_nowait(e)
 

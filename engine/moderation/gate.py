@@ -62,20 +62,20 @@ class ChatGate:
         viewer = (message.platform, message.user_id or message.user)
         # A digest, so a flood of long messages costs 16 bytes each.
         said = fingerprint(message.text) or message.text.strip()
-        # Gifts often come with no words: two viewers' wordless gifts are not duplicates of each other.
-        said = said or f"{message.kind}\0{viewer[0]}\0{viewer[1]}\0{message.id or now}"
-        text = hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        # Gifts often come with no words: a wordless message has nothing to be a duplicate of.
+        text = hashlib.blake2b(said.encode("utf-8", "surrogatepass"), digest_size=16).digest() if said else None
         while self._admitted and now - self._admitted[0] >= RATE_WINDOW_S:
             self._admitted.popleft()
         if not message.paid and self._viewers.holds(viewer, now):
             return "cooldown"
-        if self._texts.holds(text, now):
+        if text is not None and self._texts.holds(text, now):
             return "duplicate"
         # 0 means no limit, like the other zero settings.
         if not message.paid and self._per_minute and len(self._admitted) >= self._per_minute:
             return "rate"
         self._viewers.add(viewer, now)
-        self._texts.add(text, now)
+        if text is not None:
+            self._texts.add(text, now)
         if not message.paid:
             self._admitted.append(now)
         return ""

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from engine.api.server import ControlApi
 from engine.chat.base import ChatSource
 from engine.config import Config
 from engine.conversation.director import Conversation
@@ -44,6 +45,19 @@ def small_conversation(config: Config, queue_path: Path | None = None,
             with conversation_session(small, engine, fan_out, sources or []) as conversation:
                 conversation.sinks = fan_out.sinks  # type: ignore[attr-defined]
                 yield conversation
+
+
+@contextmanager
+def serving_api(conversation: Conversation, port: int, token: str) -> Iterator[ControlApi]:
+    """The control API over `conversation`, its events published to /events clients."""
+    api = ControlApi(conversation, "127.0.0.1", port, token)
+    api.start()
+    conversation.sinks.append(api.publish)  # type: ignore[attr-defined]
+    try:
+        yield api
+    finally:
+        conversation.sinks.remove(api.publish)  # type: ignore[attr-defined]
+        api.stop()
 
 
 def reset_engine(conversation: Conversation, timeout: float = 10.0) -> None:
