@@ -90,7 +90,7 @@ class VirtualCamOutput:
     def stats(self) -> dict[str, Any]:
         audio = self._audio
         return {"latency_ms": self.latency_ms, "underruns": audio.underruns if audio else 0,
-                "dropped_samples": audio.dropped if audio else 0}  # fmt: skip
+                "dropped_samples": audio.dropped if audio else 0, "played_samples": audio.played if audio else 0}  # fmt: skip
 
     def close(self) -> None:
         if self._audio is not None:
@@ -153,6 +153,7 @@ class _AudioOut:
         self._playing = False
         self.underruns = 0
         self.dropped = 0
+        self.played = 0
         saved = {key: os.environ.get(key) for key in env}
         os.environ.update(env)  # libpulse reads PULSE_SINK when the stream connects, i.e. now
         try:
@@ -201,6 +202,7 @@ class _AudioOut:
                     self._blocks.popleft()
                     self._offset = 0
             self._buffered -= filled
+            self.played += filled
             if filled < frames:  # ran dry: wait for a full prefill again rather than stutter
                 self.underruns += 1
                 self._playing = False
