@@ -101,6 +101,8 @@ class BilibiliConfig:
     room_id: int
     cookie: str = field(repr=False)
     api_url: str
+    web_api_url: str
+    reply_in_chat: bool
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,9 @@ class YoutubeConfig:
     api_key: str = field(repr=False)
     oauth_token: str = field(repr=False)
     api_url: str
+    reply_in_chat: bool
+    daily_quota: int
+    stream_hours: float
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ ENV_SECRETS = {
 
 
 def state_dir() -> Path:
-    """Where obs-cohost keeps what it must not lose across restarts (the question queue)."""
+    """Where obs-cohost keeps what it must not lose across restarts (the question queue, the YouTube quota count)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "obs-cohost"
 

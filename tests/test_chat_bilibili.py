@@ -1,23 +1,28 @@
 """Bilibili danmaku: the packet codec on built packets and on anything hypothesis can make up, and the
 source against a local aiohttp server on a free loopback port.
 
-No real Bilibili server can run here, so that server stands in for it: it serves room_init and
-getDanmuInfo from recorded replies (tests/data/bilibili) and speaks the danmaku protocol on a WebSocket
-(it checks the join packet, answers it and the heartbeats, and sends brotli-compressed commands
-recorded from real rooms). Its frames are built with struct, zlib and brotli directly, not with the
-codec under test.
+No real Bilibili server can run here, so that server stands in for it: it serves room_init, nav and
+getDanmuInfo from recorded replies (tests/data/bilibili), refusing a getDanmuInfo without a valid WBI
+signature as Bilibili does (-352); it takes msg/send posts, checking the CSRF token against the
+cookie; and it speaks the danmaku protocol on a WebSocket (it checks the join packet, answers it and
+the heartbeats, and sends brotli-compressed commands recorded from real rooms). Its frames are built
+with struct, zlib and brotli directly, and it checks signatures with the documented algorithm and
+keys, not with the modules under test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 import brotli
 import pytest
@@ -25,7 +30,7 @@ from aiohttp import WSMsgType, web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.chat.bilibili import BilibiliSource
+from engine.chat.bilibili import BilibiliSource, danmaku_pieces
 from engine.chat.bilibili_codec import (
     MAX_INFLATED, OP_AUTH, OP_COMMAND, OP_HEARTBEAT, BilibiliProtocolError, Packet, auth_packet, command_to_message,
     decode_packets, encode_packet, heartbeat_packet,
@@ -33,6 +38,7 @@ from engine.chat.bilibili_codec import (
 from engine.chat.message import ChatMessage
 from engine.config import BilibiliConfig
 from engine.errors import CohostError
+from tests.harness.process import free_port
 from tests.harness.web import Sleeps, serve_app
 
 DATA = Path(__file__).parent / "data" / "bilibili"
@@ -245,40 +251,95 @@ def test_encoded_packets_decode_to_themselves(specs: list[tuple[int, bytes, int,
 def test_any_command_maps_to_a_message_or_none(cmd: dict[str, Any]) -> None:
     assert isinstance(command_to_message(cmd), (ChatMessage, type(None)))
 
-
 # ----- the source against a local danmaku server ----------------------------------------------------
+
+# Signing keys and the mixin keys they give, from bilibili-API-collect's WBI page (now and earlier):
+# the stand-in checks signatures against these, not against the module under test.
+DOC_KEYS = ("7cd084941338484aae1ad9425b84077c", "4932caff0ff746eab6f01bf08b70ac45")
+DOC_MIXIN_KEY = "ea1db124af3c7062474693fa704f4ff8"
+OLD_KEYS = ("653657f524a547ac981ded72ea172057", "6e4909c702f846728e64f6007736a338")
+OLD_MIXIN_KEY = "72136226c6a73669787ee4fd02a74c27"
+SENT = {"code": 0, "data": {"mode_info": {"mode": 0, "show_player_type": 0}, "dm_v2": None}, "message": "", "msg": ""}
+TOO_FAST = {"code": 10030, "message": "您发送弹幕的频率过快", "msg": "您发送弹幕的频率过快"}
+FILTERED = {**SENT, "message": "k", "msg": "k"}
 
 
 @dataclass
 class DanmakuServer:
     """Each WebSocket connection gets the join reply `auth_code`, then, once `heartbeats_first`
     heartbeats came, the next frame list of `script`, then the socket stays open (or is dropped, when
-    `drop` is set)."""
+    `drop` is set).
+
+    nav hands out `nav_keys` (None: a reply without them); getDanmuInfo answers -352 unless signed
+    with `accepted_key` and a current wts; with `rotate_keys`, both switch to OLD_* after the first
+    signed getDanmuInfo. msg/send answers -101 without SESSDATA and -111 when csrf is not the
+    cookie's bili_jct, else the next of `send_replies` (then SENT); it keeps every form in `posts`."""
 
     script: list[list[bytes]]
     auth_code: int = 0
     heartbeats_first: int = 0
     drop: bool = False
-    danmu_info: str = "danmu_info.json"
+    nav_keys: tuple[str, str] | None = DOC_KEYS
+    accepted_key: str = DOC_MIXIN_KEY
+    rotate_keys: bool = False
+    send_replies: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     joins: list[dict[str, Any]] = field(default_factory=list)
     cookies: list[str | None] = field(default_factory=list)
-    info_calls: int = 0
+    nav_calls: int = 0
+    info_codes: list[int] = field(default_factory=list)
     heartbeats: int = 0
+    posts: list[dict[str, str]] = field(default_factory=list)
 
     async def room_init(self, request: web.Request) -> web.Response:
         self.cookies.append(request.headers.get("Cookie"))
         known = request.query.get("id") in ("1", "5440")
         return web.json_response(recorded("room_init.json" if known else "room_init_missing.json"))
 
+    async def nav(self, request: web.Request) -> web.Response:
+        self.cookies.append(request.headers.get("Cookie"))
+        self.nav_calls += 1
+        reply = recorded("nav_anonymous.json")
+        if self.nav_keys is None:
+            del reply["data"]["wbi_img"]
+        else:
+            img, sub = self.nav_keys
+            reply["data"]["wbi_img"] = {"img_url": f"https://i0.hdslb.com/bfs/wbi/{img}.png",
+                                        "sub_url": f"https://i0.hdslb.com/bfs/wbi/{sub}.png"}
+        return web.json_response(reply)
+
+    def signed(self, query: dict[str, str]) -> bool:
+        """The documented check: md5 of the sorted, %20-encoded query (less w_rid) and the mixin key."""
+        params = dict(query)
+        w_rid, wts = params.pop("w_rid", ""), params.get("wts", "")
+        encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(params.items()))
+        return (wts.isdecimal() and abs(int(wts) - time.time()) < 600
+                and w_rid == hashlib.md5((encoded + self.accepted_key).encode()).hexdigest())
+
     async def danmu_info_route(self, request: web.Request) -> web.Response:
         self.cookies.append(request.headers.get("Cookie"))
-        self.info_calls += 1
         assert request.query["id"] == "5440"  # the real room number, not the short one
-        reply = recorded(self.danmu_info)
-        if reply["code"] == 0:
-            reply["data"]["host_list"] = [{"host": "127.0.0.1", "port": self.port, "wss_port": 1, "ws_port": self.port}]
+        if not self.signed(dict(request.query)):
+            self.info_codes.append(-352)
+            return web.json_response(recorded("danmu_info_signature_needed.json"))
+        self.info_codes.append(0)
+        if self.rotate_keys:
+            self.nav_keys, self.accepted_key, self.rotate_keys = OLD_KEYS, OLD_MIXIN_KEY, False
+        reply = recorded("danmu_info.json")
+        reply["data"]["host_list"] = [{"host": "127.0.0.1", "port": self.port, "wss_port": 1, "ws_port": self.port}]
         return web.json_response(reply)
+
+    async def msg_send(self, request: web.Request) -> web.Response:
+        form = {name: str(value) for name, value in (await request.post()).items()}
+        self.posts.append(form)
+        pairs = (part.split("=", 1) for part in request.headers.get("Cookie", "").split(";") if "=" in part)
+        cookies = {name.strip(): value.strip() for name, value in pairs}
+        if "SESSDATA" not in cookies:
+            return web.json_response({"code": -101, "message": "账号未登录", "ttl": 1})
+        if not cookies.get("bili_jct") or form.get("csrf") != cookies["bili_jct"]:
+            return web.json_response({"code": -111, "message": "csrf 校验失败", "ttl": 1})
+        assert form["roomid"] == "5440" and abs(int(form["rnd"]) - time.time()) < 600
+        return web.json_response(self.send_replies.pop(0) if self.send_replies else SENT)
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         self.cookies.append(request.headers.get("Cookie"))
@@ -310,9 +371,17 @@ async def serving(server: DanmakuServer) -> web.AppRunner:
     app = web.Application()
     app.router.add_get("/room/v1/Room/room_init", server.room_init)
     app.router.add_get("/xlive/web-room/v1/index/getDanmuInfo", server.danmu_info_route)
+    app.router.add_post("/msg/send", server.msg_send)
+    app.router.add_get("/x/web-interface/nav", server.nav)
     app.router.add_get("/sub", server.socket)
     runner, server.port = await serve_app(app)
     return runner
+
+
+def config(port: int, room_id: int = 1, cookie: str = COOKIE) -> BilibiliConfig:
+    """The live API and the main site's API both on the stand-in."""
+    url = f"http://127.0.0.1:{port}"
+    return BilibiliConfig(room_id=room_id, cookie=cookie, api_url=url, web_api_url=url, reply_in_chat=True)
 
 
 def read(server: DanmakuServer, count: int, room_id: int = 1, **options: Any) -> list[ChatMessage]:
@@ -322,8 +391,7 @@ def read(server: DanmakuServer, count: int, room_id: int = 1, **options: Any) ->
     async def main() -> list[ChatMessage]:
         runner = await serving(server)
         try:
-            config = BilibiliConfig(room_id=room_id, cookie=COOKIE, api_url=f"http://127.0.0.1:{server.port}")
-            source = BilibiliSource(config, heartbeat_s=0.05,
+            source = BilibiliSource(config(server.port, room_id), heartbeat_s=0.05,
                                     **{"fallback_url": f"ws://127.0.0.1:{server.port}/sub", **options})
             got: list[ChatMessage] = []
 
@@ -349,28 +417,43 @@ def test_reads_danmaku_gifts_and_superchats_with_the_room_token(caplog: pytest.L
     assert [(m.kind, m.user, m.text) for m in got] == [
         ("chat", "小明同学", "主播好！Nova 今天玩什么？"), ("gift", "路过的猫", "小花花 x2"),
         ("superchat", "阿雪", "Nova 你最喜欢什么游戏？")]
+    assert server.info_codes == [0]  # signed with the keys nav gave
     assert server.joins == [{"uid": 987654, "roomid": 5440, "protover": 3, "platform": "web", "type": 2,
                              "key": recorded("danmu_info.json")["data"]["token"], "buvid": "4B1C2D3E-TEST-BUVID-infoc"}]
     assert server.heartbeats >= 2
-    assert server.cookies == [COOKIE] * 3  # room_init, getDanmuInfo and the WebSocket all carry it
+    assert server.cookies == [COOKIE] * 4  # room_init, nav, getDanmuInfo and the WebSocket all carry it
     assert SESSDATA not in caplog.text
 
 
-def test_reconnects_with_a_fresh_token_after_the_server_drops_the_socket(caplog: pytest.LogCaptureFixture) -> None:
+def test_reconnects_with_a_fresh_token_and_the_cached_signing_key(caplog: pytest.LogCaptureFixture) -> None:
     server = DanmakuServer(script=[[brotli_frame(command(DANMU))], [brotli_frame(command(GUARD))]], drop=True)
     sleeps = Sleeps()
     got = read(server, 2, sleep=sleeps)
     assert [m.kind for m in got] == ["chat", "member"]
-    assert len(server.joins) == 2 and server.info_calls == 2
+    assert len(server.joins) == 2 and server.info_codes == [0, 0]
+    assert server.nav_calls == 1
     assert sleeps.requested == [1.0]
     assert "reconnecting in 1 s" in caplog.text
 
 
-def test_joins_the_default_host_anonymously_when_danmaku_info_is_refused() -> None:
-    server = DanmakuServer(script=[[zlib_frame(command(SUPERCHAT))]], danmu_info="danmu_info_signature_needed.json")
+def test_fetches_rotated_signing_keys_once_when_the_signature_is_refused() -> None:
+    server = DanmakuServer(script=[[brotli_frame(command(DANMU))], [brotli_frame(command(GUARD))]], drop=True,
+                           rotate_keys=True)
+    got = read(server, 2, sleep=Sleeps())
+    assert [m.kind for m in got] == ["chat", "member"]
+    assert server.info_codes == [0, -352, 0] and server.nav_calls == 2
+    assert [join["key"] for join in server.joins] == [recorded("danmu_info.json")["data"]["token"]] * 2
+
+
+@pytest.mark.parametrize("nav_keys", [OLD_KEYS, None], ids=["stale-keys", "no-keys"])
+def test_joins_the_default_host_anonymously_when_the_signature_is_refused(
+        nav_keys: tuple[str, str] | None, caplog: pytest.LogCaptureFixture) -> None:
+    server = DanmakuServer(script=[[zlib_frame(command(SUPERCHAT))]], nav_keys=nav_keys)
     [message] = read(server, 1)
     assert message.kind == "superchat"
+    assert server.info_codes == [-352, -352] and server.nav_calls == 2  # keys fetched again, once
     assert server.joins[0]["key"] == ""
+    assert "gave no danmaku token (code -352)" in caplog.text
 
 
 def test_refused_join_is_one_line_error_without_the_cookie() -> None:
@@ -387,6 +470,127 @@ def test_unknown_room_is_one_line_error() -> None:
         read(DanmakuServer(script=[]), 1, room_id=999)
 
 
-def test_sending_is_not_supported() -> None:
-    source = BilibiliSource(BilibiliConfig(room_id=1, cookie="", api_url="http://127.0.0.1:9"))
-    assert asyncio.run(source.send("hello")) is False
+# ----- sending danmaku ------------------------------------------------------------------------------
+
+
+class StillClock:
+    """A clock that moves only when the source sleeps on it, so the pacing shows as exact waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def post(server: DanmakuServer, *texts: str, cookie: str = COOKIE,
+         port: int | None = None) -> tuple[list[bool], StillClock]:
+    """Sends each of `texts` through one source talking to the stand-in (or to `port`)."""
+
+    async def main() -> list[bool]:
+        runner = await serving(server)
+        try:
+            source = BilibiliSource(config(port or server.port, cookie=cookie), sleep=clock.sleep, clock=clock)
+            return [await asyncio.wait_for(source.send(text), 30) for text in texts]
+        finally:
+            await runner.cleanup()
+
+    clock = StillClock()
+    return asyncio.run(main()), clock
+
+
+def test_danmaku_pieces_cut_after_punctuation_or_at_spaces() -> None:
+    assert danmaku_pieces("@小明同学 今天玩的是星露谷物语，一起来种田吧！晚上再打一会儿怪物猎人 wilds，欢迎大家来看。") == [
+        "@小明同学 今天玩的是星露谷物语，", "一起来种田吧！晚上再打一会儿怪物猎人", "wilds，欢迎大家来看。"]
+
+
+def test_danmaku_pieces_cut_at_the_limit_without_a_break_and_join_lines() -> None:
+    assert danmaku_pieces("@路过的猫 这是一个没有任何标点符号而且非常非常长的回答所以只能在二十个字处硬切开") == [
+        "@路过的猫 这是一个没有任何标点符号而且", "非常非常长的回答所以只能在二十个字处硬切", "开"]
+    assert danmaku_pieces("  hello\n\n  world  ") == ["hello world"]
+
+
+def test_danmaku_pieces_drop_what_is_past_the_last_piece() -> None:
+    pieces = danmaku_pieces("一二三四五六七八九十。" * 12, max_pieces=3)
+    assert pieces == ["一二三四五六七八九十。", "一二三四五六七八九十。", "一二三四五六七八九十。…"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab 中文，。!\n"), max_size=150), st.integers(2, 40))
+def test_danmaku_pieces_keep_the_words_in_order_within_the_limit(text: str, limit: int) -> None:
+    pieces = danmaku_pieces(text, limit, max_pieces=1000)
+    assert all(0 < len(piece) <= limit and piece == piece.strip() for piece in pieces)
+    assert "".join(pieces).replace(" ", "") == "".join(text.split())
+
+
+def test_long_answer_arrives_in_order_as_paced_pieces() -> None:
+    server = DanmakuServer(script=[])
+    answer = "@小明同学 今天玩的是星露谷物语，一起来种田吧！晚上再打一会儿怪物猎人 wilds，欢迎大家来看。"
+    [ok], clock = post(server, answer)
+    assert ok
+    assert [form["msg"] for form in server.posts] == danmaku_pieces(answer)
+    assert {(f["csrf"], f["csrf_token"], f["roomid"], f["color"], f["mode"], f["fontsize"], f["bubble"])
+            for f in server.posts} == {("0a1b2c3d4e5f", "0a1b2c3d4e5f", "5440", "16777215", "1", "25", "0")}
+    assert clock.slept == [1.0, 1.0]  # one a second
+
+
+def test_answers_in_a_row_keep_the_pace() -> None:
+    server = DanmakuServer(script=[])
+    oks, clock = post(server, "@阿雪 谢谢！", "@路过的猫 欢迎！")
+    assert oks == [True, True] and [f["msg"] for f in server.posts] == ["@阿雪 谢谢！", "@路过的猫 欢迎！"]
+    assert clock.slept == [1.0]
+
+
+def test_too_fast_waits_and_tries_once_more() -> None:
+    server = DanmakuServer(script=[], send_replies=[TOO_FAST])
+    [ok], clock = post(server, "@阿雪 谢谢你的醒目留言！")
+    assert ok and [f["msg"] for f in server.posts] == ["@阿雪 谢谢你的醒目留言！"] * 2
+    assert clock.slept == [2.0]
+
+
+def test_too_fast_twice_gives_up_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    server = DanmakuServer(script=[], send_replies=[TOO_FAST, TOO_FAST])
+    [ok], _ = post(server, "@阿雪 谢谢你的醒目留言！然后这是第二条弹幕的内容。")
+    assert not ok and len(server.posts) == 2  # the second piece is not tried
+    [record] = [r for r in caplog.records if r.name == "engine.chat.bilibili"]
+    assert record.getMessage() == "Bilibili refused a danmaku (code 10030: 您发送弹幕的频率过快)"
+
+
+def test_filtered_danmaku_is_reported_and_the_rest_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    server = DanmakuServer(script=[], send_replies=[FILTERED])
+    [ok], _ = post(server, "@阿雪 谢谢你的醒目留言！然后这是第二条弹幕的内容。")
+    assert not ok and len(server.posts) == 1
+    assert "word filter dropped a danmaku" in caplog.text
+
+
+def test_no_bili_jct_in_the_cookie_sends_nothing() -> None:
+    server = DanmakuServer(script=[])
+    assert post(server, "@阿雪 谢谢！", cookie=f"SESSDATA={SESSDATA}; buvid3=B-1")[0] == [False]
+    assert post(server, "@阿雪 谢谢！", cookie="")[0] == [False]
+    assert server.posts == []
+
+
+def test_refused_danmaku_is_one_log_line_without_the_cookie(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    cookie = "bili_jct=9f8e7d6c5b4a; DedeUserID=987654"  # signed out: no SESSDATA
+    server = DanmakuServer(script=[])
+    [ok], _ = post(server, "@阿雪 谢谢！", cookie=cookie)
+    assert not ok and server.posts[0]["csrf"] == "9f8e7d6c5b4a"
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.getMessage() == "Bilibili refused a danmaku (code -101: 账号未登录); check [bilibili] cookie"
+    assert "9f8e7d6c5b4a" not in caplog.text
+
+
+def test_unreachable_api_is_one_log_line_without_the_cookie(caplog: pytest.LogCaptureFixture) -> None:
+    [ok], _ = post(DanmakuServer(script=[]), "@阿雪 谢谢！", port=free_port())
+    assert not ok
+    [record] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.getMessage().startswith("Bilibili danmaku not sent: Bilibili room lookup: ")
+    assert "\n" not in record.getMessage()
+    assert not any(secret in caplog.text for secret in (COOKIE, SESSDATA, "0a1b2c3d4e5f"))

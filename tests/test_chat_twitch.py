@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -265,16 +266,20 @@ def test_outgoing_text_is_one_line_capped_and_never_a_command():
     assert clean_outgoing("hello\nchat\r\n  how\tare you ") == "hello chat how are you"
     assert clean_outgoing("/ban someone") == "ban someone"
     assert clean_outgoing(".timeout x 600") == "timeout x 600"
-    assert clean_outgoing("x" * 600 + "\nmore") == "x" * MAX_SEND_CHARS
+    assert clean_outgoing("x" * 600 + "\nmore") == "x" * (MAX_SEND_CHARS - 1) + "…"
+    assert clean_outgoing("many words " * 50) == "many words " * 45 + "many…"  # cut after a whole word
 
 
-def test_send_limit_allows_twenty_per_thirty_seconds():
+def test_send_limit_allows_twenty_per_thirty_seconds_and_says_how_long_to_wait():
     now = [0.0]
     limit = SendLimit(SEND_LIMIT, 30.0, clock=lambda: now[0])
+    assert limit.wait_s() == 0
     assert all(limit.allow() for _ in range(20))
     assert not limit.allow()
-    now[0] = 29.9
+    assert limit.wait_s() == 30.0
+    now[0] = 29.5
     assert not limit.allow()
+    assert limit.wait_s() == 0.5
     now[0] = 30.0
     assert limit.allow()
 
@@ -313,8 +318,7 @@ def test_anonymous_login_reads_channel_messages(ircd: IrcServer):
     run(scenario())
 
 
-def test_account_login_replies_in_chat_within_the_rate_limit(ircd_with_password: IrcServer,
-                                                             caplog: pytest.LogCaptureFixture):  # fmt: skip
+def test_account_login_replies_in_chat(ircd_with_password: IrcServer, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.DEBUG, logger="engine.chat.twitch")
 
     async def scenario() -> None:
@@ -325,14 +329,122 @@ def test_account_login_replies_in_chat_within_the_rate_limit(ircd_with_password:
         assert await source.send("hello\nchat,   welcome!") is True
         reply = await viewer.wait_for(lambda m: m.command == "PRIVMSG" and m.nick == "cohostbot")
         assert reply.params == ("#cohost", "hello chat, welcome!")
-        assert all([await source.send(f"reply {i}") for i in range(SEND_LIMIT - 1)])
-        assert await source.send("one too many") is False
         reader.cancel()
         await viewer.close()
         await source.close()
 
     run(scenario())
     assert "PASS ***" in caplog.text and TOKEN not in caplog.text
+
+
+def test_the_reply_queue_holds_one_window_of_lines(caplog: pytest.LogCaptureFixture):
+    async def scenario() -> None:
+        source = TwitchSource(twitch_config(free_port(), "cohost", nick="cohostbot", token=TOKEN), send_limit=3)
+        assert [await source.send(f"reply {i}") for i in range(4)] == [True, True, True, False]  # not connected
+        await source.close()
+        assert await source.send("after close") is False
+
+    run(scenario())
+    assert "Twitch chat: 3 replies already waiting, reply dropped" in caplog.text
+
+
+async def lines_of(viewer: IrcViewer, nick: str, count: int) -> list[tuple[float, str]]:
+    """The next `count` lines `nick` says in the viewer's channel, each with when it arrived (time.monotonic())."""
+    lines = []
+    for _ in range(count):
+        said = await viewer.wait_for(lambda m: m.command == "PRIVMSG" and m.nick == nick, timeout=30)
+        lines.append((time.monotonic(), said.trailing))
+    return lines
+
+
+async def joined(source: TwitchSource, viewer: IrcViewer) -> asyncio.Future[ChatMessage]:
+    """Connects `source` and waits until it is in the viewer's channel; gives its pending read."""
+    reading = next_message(source.messages())
+    await viewer.wait_member(source.nick)
+    return reading
+
+
+def test_a_burst_over_the_rate_limit_is_paced_not_dropped(ircd_with_password: IrcServer):
+    """Twitch's 20 lines in 30 s, with a 4 s window: of 25 replies at once, 20 go out at once and the
+    other 5 once the window has passed."""
+    window_s = 4.0
+
+    async def scenario() -> None:
+        config = twitch_config(ircd_with_password.port, "paced", nick="pacedbot", token=TOKEN)
+        source = TwitchSource(config, send_window_s=window_s)
+        viewer = await IrcViewer.connect(ircd_with_password.port, "viewer6", "#paced", password=f"oauth:{TOKEN}")
+        reading = await joined(source, viewer)
+        started = time.monotonic()
+        assert all([await source.send(f"reply {i}") for i in range(25)])
+        lines = await lines_of(viewer, "pacedbot", 25)
+        assert [text for _, text in lines] == [f"reply {i}" for i in range(25)]
+        assert all(at - started < window_s for at, _ in lines[:SEND_LIMIT])
+        assert all(at - started >= window_s for at, _ in lines[SEND_LIMIT:])
+        reading.cancel()
+        await viewer.close()
+        await source.close()
+
+    run(scenario())
+
+
+def test_a_reply_that_would_be_posted_too_late_is_dropped(ircd_with_password: IrcServer,
+                                                          caplog: pytest.LogCaptureFixture):  # fmt: skip
+    """One line per 2 s, and at most 0.5 s late: the second of two replies at once would wait 2 s."""
+
+    async def scenario() -> None:
+        config = twitch_config(ircd_with_password.port, "late", nick="latebot", token=TOKEN)
+        source = TwitchSource(config, send_limit=1, send_window_s=2.0, max_send_delay_s=0.5)
+        viewer = await IrcViewer.connect(ircd_with_password.port, "viewer7", "#late", password=f"oauth:{TOKEN}")
+        reading = await joined(source, viewer)
+        assert await source.send("first") is True
+        assert await source.send("too late") is True  # taken, then dropped as soon as it is known to be late
+        while "reply dropped" not in caplog.text:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.0)  # the window is over
+        assert await source.send("after the window") is True
+        assert [text for _, text in await lines_of(viewer, "latebot", 2)] == ["first", "after the window"]
+        reading.cancel()
+        await viewer.close()
+        await source.close()
+
+    run(scenario())
+    assert caplog.text.count("reply dropped") == 1
+
+
+def test_a_reply_written_before_the_connection_is_posted_once_joined(ircd_with_password: IrcServer):
+    async def scenario() -> None:
+        config = twitch_config(ircd_with_password.port, "early", nick="earlybot", token=TOKEN)
+        source = TwitchSource(config)
+        viewer = await IrcViewer.connect(ircd_with_password.port, "viewer8", "#early", password=f"oauth:{TOKEN}")
+        assert await source.send("written while offline") is True
+        reading = next_message(source.messages())
+        assert [text for _, text in await lines_of(viewer, "earlybot", 1)] == ["written while offline"]
+        reading.cancel()
+        await viewer.close()
+        await source.close()
+
+    run(scenario())
+
+
+def test_a_reply_older_than_the_max_delay_is_not_posted_on_connecting(ircd_with_password: IrcServer,
+                                                                      caplog: pytest.LogCaptureFixture):  # fmt: skip
+    async def scenario() -> None:
+        config = twitch_config(ircd_with_password.port, "stale", nick="stalebot", token=TOKEN)
+        source = TwitchSource(config, max_send_delay_s=0.5)
+        viewer = await IrcViewer.connect(ircd_with_password.port, "viewer9", "#stale", password=f"oauth:{TOKEN}")
+        assert await source.send("stale by now") is True
+        await asyncio.sleep(0.7)
+        reading = await joined(source, viewer)
+        while "reply dropped" not in caplog.text:
+            await asyncio.sleep(0.05)
+        assert await source.send("fresh") is True
+        assert [text for _, text in await lines_of(viewer, "stalebot", 1)] == ["fresh"]
+        reading.cancel()
+        await viewer.close()
+        await source.close()
+
+    run(scenario())
+    assert caplog.text.count("reply dropped, it could not be posted within 0.5 s") == 1
 
 
 def test_wrong_token_is_refused_in_one_line_without_the_token(ircd_with_password: IrcServer,

@@ -1,104 +1,25 @@
-"""YouTube Live chat against recorded Data API v3 responses (tests/data/youtube/*.json, shaped like the
-real API's), replayed by a local aiohttp server on a free loopback port that config.api_url points at.
-Google's API cannot run here, so that server stands in for it; the source under test is the real one.
-Sleeps are recorded, not waited, so the pacing is checked without wall-clock waits."""
+"""YouTube Live chat against recorded Data API v3 responses, replayed by a local stand-in server that
+config.api_url points at (tests/harness/youtube.py: Google's API cannot run here); the source under
+test is the real one. Sleeps are recorded, not waited, so the pacing is checked without wall-clock waits."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from engine.chat.message import ChatMessage
-from engine.chat.youtube import YoutubeSource, item_to_message
+from engine.chat.quota import PACIFIC, QuotaBudget
+from engine.chat.youtube import MAX_SEND_CHARS, YoutubeSource, item_to_message
 from engine.config import YoutubeConfig
 from engine.errors import CohostError
-from tests.harness.web import Sleeps, serve_app
-
-DATA = Path(__file__).parent / "data" / "youtube"
-KEY = "AIzaSyTestKey-4f9Qx2Lm7Vb0Rt"
-TOKEN = "ya29.a0TestOAuthToken-Kp3Zx8Wq"
-VIDEO = "jfKfPfyJRdk"
-
-
-def recorded(name: str) -> dict[str, Any]:
-    return json.loads((DATA / name).read_text(encoding="utf-8"))
-
-
-PAGES = [recorded(f"messages_page{n}.json") for n in (1, 2, 3)]
-CHAT_ID = recorded("videos_live.json")["items"][0]["liveStreamingDetails"]["activeLiveChatId"]
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    authorization: str | None
-    body: Any
-
-
-@dataclass
-class RecordedApi:
-    """Serves the recorded pages in pageToken order, then "live chat ended". `upsets` are answered
-    first, one per chat poll: "cut" (the connection drops mid-reply), an HTTP status, or a recorded error file."""
-
-    videos: str = "videos_live.json"
-    upsets: list[Any] = field(default_factory=list)
-    seen: list[Seen] = field(default_factory=list)
-    url: str = ""
-
-    async def _record(self, request: web.Request) -> None:
-        body = await request.json() if request.can_read_body else None
-        self.seen.append(Seen(request.method, request.path, dict(request.query),
-                              request.headers.get("Authorization"), body))
-
-    async def videos_route(self, request: web.Request) -> web.Response:
-        await self._record(request)
-        return self._file(self.videos)
-
-    async def messages_route(self, request: web.Request) -> web.StreamResponse:
-        await self._record(request)
-        if request.method == "POST":
-            return self._file("message_inserted.json")
-        if self.upsets:
-            upset = self.upsets.pop(0)
-            if upset == "cut":  # the reply breaks off mid-body, as on a dropped connection
-                response = web.StreamResponse(headers={"Content-Type": "application/json"})
-                response.content_length = 4096
-                await response.prepare(request)
-                await response.write(b'{"kind": "youtube#liveChatMessageListResponse", ')
-                assert request.transport is not None
-                request.transport.close()
-                return response
-            if isinstance(upset, int):
-                return web.Response(status=upset, text="<html>Service Unavailable</html>")
-            return self._file(upset)
-        token = request.query.get("pageToken", "")
-        tokens = [""] + [page["nextPageToken"] for page in PAGES]
-        if tokens.index(token) == len(PAGES):
-            return self._file("error_live_chat_ended.json")
-        page = json.loads(json.dumps(PAGES[tokens.index(token)]))
-        if token == "":
-            # The last backlog line is moved to "now": a viewer who wrote after the co-host started.
-            now = datetime.now(timezone.utc).isoformat()
-            page["items"][-1]["snippet"]["publishedAt"] = now
-        return web.json_response(page)
-
-    @staticmethod
-    def _file(name: str) -> web.Response:
-        body = recorded(name)
-        return web.json_response(body, status=body.get("error", {}).get("code", 200))
-
-    def polls(self) -> list[Seen]:
-        return [s for s in self.seen if s.path == "/youtube/v3/liveChat/messages" and s.method == "GET"]
+from tests.harness.web import Sleeps
+from tests.harness.youtube import CHAT_ID, KEY, PAGES, TOKEN, VIDEO, RecordedApi, serving, youtube_config
 
 
 @pytest.fixture
@@ -106,32 +27,19 @@ def api() -> RecordedApi:
     return RecordedApi()
 
 
-async def serving(api: RecordedApi) -> web.AppRunner:
-    app = web.Application()
-    app.router.add_get("/youtube/v3/videos", api.videos_route)
-    app.router.add_route("*", "/youtube/v3/liveChat/messages", api.messages_route)
-    runner, port = await serve_app(app)
-    api.url = f"http://127.0.0.1:{port}/youtube/v3"
-    return runner
-
-
-def youtube_config(api: RecordedApi, **changes: Any) -> YoutubeConfig:
-    base = YoutubeConfig(video_id=VIDEO, live_chat_id="", api_key=KEY, oauth_token="", api_url=api.url)
-    return replace(base, **changes)
-
-
 async def collect(messages: AsyncIterator[ChatMessage]) -> list[ChatMessage]:
     return [m async for m in messages]
 
 
-def run_source(api: RecordedApi, **changes: Any) -> tuple[list[ChatMessage], Sleeps]:
+def run_source(api: RecordedApi, quota: QuotaBudget | None = None,
+               **changes: Any) -> tuple[list[ChatMessage], Sleeps]:  # fmt: skip
     """Reads chat until the source ends (the recorded chat ends after the last page)."""
     sleeps = Sleeps()
 
     async def main() -> list[ChatMessage]:
         runner = await serving(api)
         try:
-            source = YoutubeSource(youtube_config(api, **changes), sleep=sleeps)
+            source = YoutubeSource(youtube_config(api, **changes), sleep=sleeps, quota=quota)
             return await asyncio.wait_for(collect(source.messages()), 30)
         finally:
             await runner.cleanup()
@@ -139,9 +47,9 @@ def run_source(api: RecordedApi, **changes: Any) -> tuple[list[ChatMessage], Sle
     return asyncio.run(main()), sleeps
 
 
-def raised_by(api: RecordedApi, **changes: Any) -> str:
+def raised_by(api: RecordedApi, quota: QuotaBudget | None = None, **changes: Any) -> str:
     with pytest.raises(CohostError) as caught:
-        run_source(api, **changes)
+        run_source(api, quota, **changes)
     return str(caught.value)
 
 
@@ -261,7 +169,14 @@ def test_unknown_live_chat_is_one_line_error(api: RecordedApi) -> None:
 
 def test_no_key_and_no_token_is_one_line_error() -> None:
     with pytest.raises(CohostError, match="needs \\[youtube\\] api_key or oauth_token"):
-        YoutubeSource(YoutubeConfig(video_id=VIDEO, live_chat_id="", api_key="", oauth_token="", api_url=""))
+        YoutubeSource(YoutubeConfig(video_id=VIDEO, live_chat_id="", api_key="", oauth_token="", api_url="",
+                                    reply_in_chat=False, daily_quota=10000, stream_hours=4.0))  # fmt: skip
+
+
+@pytest.mark.parametrize("changes", [{"daily_quota": 0}, {"stream_hours": 0.0}, {"stream_hours": -1.0}])
+def test_a_budget_that_allows_no_polls_is_one_line_error(api: RecordedApi, changes: dict[str, Any]) -> None:
+    with pytest.raises(CohostError, match=r"^\[youtube\] daily_quota must be at least 5 units and stream_hours"):
+        YoutubeSource(youtube_config(api, **changes))
 
 
 def serve_and(api: RecordedApi, work: Any) -> Any:
@@ -311,3 +226,53 @@ def test_close_ends_messages_during_the_wait(api: RecordedApi) -> None:
 
     assert [m.text for m in serve_and(api, read_then_close)] == ["Nova are you there?"]
     assert len(api.polls()) == 1
+
+
+# ----- the quota budget --------------------------------------------------------------------------------
+
+NOON_PACIFIC = datetime(2024, 5, 4, 12, 0, tzinfo=PACIFIC).timestamp()  # hours from the quota's reset
+
+
+def budget(tmp_path: Path, daily_units: int, stream_s: float = 2000.0) -> QuotaBudget:
+    return QuotaBudget(tmp_path / "quota.json", daily_units, stream_s, clock=lambda: NOON_PACIFIC)
+
+
+def test_short_polling_intervals_are_stretched_so_the_quota_lasts_the_stream(
+        api: RecordedApi, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """1001 units over 2000 s: the lookup costs 1, each poll 5, and the units left after each poll are
+    spread evenly over the stream (the API asks for 2, 3.5 and 0.6 s)."""
+    caplog.set_level(logging.INFO, logger="engine.chat.youtube")
+    quota = budget(tmp_path, 1001)
+    _, sleeps = run_source(api, quota)
+    assert sleeps.requested == pytest.approx([2000 / 199, 2000 / 198, 2000 / 197])
+    assert quota.spent() == 1 + 4 * 5
+    assert "1001 of 1001 quota units left today; polls at least 10.0 s apart" in caplog.text
+
+
+def test_a_spent_budget_stops_polling_with_one_line_error(api: RecordedApi, tmp_path: Path) -> None:
+    message = raised_by(api, budget(tmp_path, 16))  # the lookup and three polls
+    assert message == ("YouTube chat poll: today's YouTube quota is spent (16 of 16 units, [youtube] daily_quota); "
+                       "it resets at midnight Pacific time")  # fmt: skip
+    assert len(api.polls()) == 3
+
+
+def test_a_reply_costs_fifty_units_and_is_not_posted_past_the_budget(api: RecordedApi, tmp_path: Path) -> None:
+    quota = budget(tmp_path, 99)
+
+    async def post_twice() -> list[bool]:
+        source = YoutubeSource(youtube_config(api, api_key="", oauth_token=TOKEN, live_chat_id=CHAT_ID), quota=quota)
+        return [await source.send("first"), await source.send("second")]
+
+    assert serve_and(api, post_twice) == [True, False]
+    assert [p.body["snippet"]["textMessageDetails"]["messageText"] for p in api.posts()] == ["first"]
+    assert quota.spent() == 50
+
+
+def test_a_long_reply_is_cut_at_a_word_to_youtubes_limit(api: RecordedApi) -> None:
+    async def post() -> bool:
+        source = YoutubeSource(youtube_config(api, api_key="", oauth_token=TOKEN, live_chat_id=CHAT_ID))
+        return await source.send("word " * 60)
+
+    assert serve_and(api, post) is True
+    posted = api.posts()[0].body["snippet"]["textMessageDetails"]["messageText"]
+    assert posted == "word " * 39 + "word…" and len(posted) <= MAX_SEND_CHARS

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import Future
+from functools import partial
 from typing import Callable
 
 from engine.chat.base import ChatSource
@@ -16,9 +18,6 @@ from engine.chat.message import ChatMessage
 from engine.errors import CohostError
 
 log = logging.getLogger(__name__)
-
-SEND_TIMEOUT_S = 10.0
-
 
 class ChatRunner:
     def __init__(self, sources: list[ChatSource], deliver: Callable[[ChatMessage], object],
@@ -57,17 +56,17 @@ class ChatRunner:
         if self._on_end is not None:
             self._on_end(source.name)
 
-    def send(self, platform: str, text: str) -> bool:
-        """Posts `text` in `platform`'s chat (from any thread); False when it cannot."""
+    def post(self, platform: str, text: str) -> bool:
+        """Hands `text` to `platform`'s source to post in its chat, from any thread, without waiting:
+        the sources pace their replies (Bilibili sends an answer as danmaku a second apart), and the
+        conversation must not wait on that. False when there is no such running source; a post that
+        fails later is logged by the source or here."""
         source = self.sources.get(platform)
         if source is None or not self._thread.is_alive():
             return False
         future = asyncio.run_coroutine_threadsafe(source.send(text), self._loop)
-        try:
-            return bool(future.result(SEND_TIMEOUT_S))
-        except Exception as e:
-            log.warning("could not post in %s chat: %s", platform, e)
-            return False
+        future.add_done_callback(partial(_log_failure, platform))
+        return True
 
     def stop(self) -> None:
         if not self._thread.is_alive():
@@ -87,3 +86,10 @@ async def _close_quietly(source: ChatSource) -> None:
         await source.close()
     except Exception:
         log.exception("closing %s chat failed", source.name)
+
+
+def _log_failure(platform: str, future: Future) -> None:
+    if future.cancelled():
+        return
+    if (e := future.exception()) is not None:
+        log.warning("could not post in %s chat: %s", platform, e)

@@ -2,7 +2,8 @@
 
 Twitch's chat servers speak IRC with IRCv3 tags carrying display names, badges, bits and
 subscriptions. The connection runs in one task that logs in, joins, answers PINGs and reconnects
-with capped backoff after a drop or a Twitch RECONNECT; `messages()` reads what it queues.
+with capped backoff after a drop or a Twitch RECONNECT; `messages()` reads what it queues. Replies
+over Twitch's rate limit wait their turn, but only briefly: a late answer is dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from engine.chat.http import Backoff
 from engine.chat.irc import IrcLineError, IrcMessage, format_line, parse_line
 from engine.chat.message import ChatMessage
+from engine.chat.replies import shorten
 from engine.config import TwitchConfig
 from engine.errors import CohostError
 from engine.secrets import register_secret
@@ -28,6 +30,7 @@ LOG = logging.getLogger(__name__)
 # Twitch's limit for an account that is not a moderator; past it Twitch mutes the account for 30 min.
 SEND_LIMIT = 20
 SEND_WINDOW_S = 30.0
+MAX_SEND_DELAY_S = 10.0  # a reply not posted within this long is dropped: a stale answer is worse than none
 MAX_SEND_CHARS = 500  # Twitch's longest chat message
 MAX_RECONNECT_DELAY_S = 30.0
 CONNECT_TIMEOUT_S = 15.0
@@ -46,17 +49,21 @@ class SendLimit:
     """At most `count` sends in any `window_s` seconds (a sliding window)."""
 
     def __init__(self, count: int, window_s: float, clock: Callable[[], float] = time.monotonic):
-        self._count, self._window_s, self._clock = count, window_s, clock
+        self.count, self.window_s, self._clock = count, window_s, clock
         self._sent: deque[float] = deque()
+
+    def wait_s(self) -> float:
+        """Seconds until one more send stays within the limit; 0 when it does now."""
+        now = self._clock()
+        while self._sent and now - self._sent[0] >= self.window_s:
+            self._sent.popleft()
+        return 0.0 if len(self._sent) < self.count else self._sent[0] + self.window_s - now
 
     def allow(self) -> bool:
         """True (and counts a send) when one more send stays within the limit."""
-        now = self._clock()
-        while self._sent and now - self._sent[0] >= self._window_s:
-            self._sent.popleft()
-        if len(self._sent) >= self._count:
+        if self.wait_s() > 0:
             return False
-        self._sent.append(now)
+        self._sent.append(self._clock())
         return True
 
 
@@ -117,7 +124,7 @@ def clean_outgoing(text: str) -> str:
     """`text` as one chat line: runs of whitespace (line breaks too) become one space, at most
     MAX_SEND_CHARS, and never a chat command."""
     text = " ".join(text.replace("\0", "").split())
-    return _COMMAND_START.sub("", text)[:MAX_SEND_CHARS].rstrip()
+    return shorten(_COMMAND_START.sub("", text), MAX_SEND_CHARS)
 
 
 def _name(value: str, what: str) -> str:
@@ -131,12 +138,14 @@ def _name(value: str, what: str) -> str:
 
 class TwitchSource:
     """Chat of one Twitch channel. Without [twitch] token it reads anonymously (justinfanNNNN) and
-    cannot send. The connection starts with the first `messages()` iteration; one consumer only."""
+    cannot send. The connection starts with the first `messages()` iteration; one consumer only.
+    `send_limit` lines in `send_window_s` (Twitch's limit) and `max_send_delay_s` are there for tests."""
 
     name = "twitch"
 
     def __init__(self, config: TwitchConfig, *, ssl_context: ssl.SSLContext | None = None,
-                 reconnect_delay_s: float = 1.0):  # fmt: skip
+                 reconnect_delay_s: float = 1.0, send_limit: int = SEND_LIMIT, send_window_s: float = SEND_WINDOW_S,
+                 max_send_delay_s: float = MAX_SEND_DELAY_S):  # fmt: skip
         self.channel = _name(config.channel, "channel")
         token = config.token.strip().removeprefix("oauth:")
         register_secret(token)
@@ -148,7 +157,13 @@ class TwitchSource:
         self._ssl = (ssl_context or ssl.create_default_context()) if config.tls else None
         self._reconnect_delay_s = reconnect_delay_s
         self._queue: asyncio.Queue[ChatMessage | Exception | None] = asyncio.Queue()
-        self._send_limit = SendLimit(SEND_LIMIT, SEND_WINDOW_S)
+        self._send_limit = SendLimit(send_limit, send_window_s)
+        self._max_send_delay_s = max_send_delay_s
+        # Replies waiting for the rate limit or a connection: (time.monotonic() at send(), text). No
+        # more than one window holds: more could not all go out in time anyway.
+        self._outbox: deque[tuple[float, str]] = deque()
+        self._outbox_size = send_limit
+        self._outbox_filled = asyncio.Event()
         self._writer: asyncio.StreamWriter | None = None  # set while logged in and joined
         self._task: asyncio.Task | None = None
         self._closed = False
@@ -165,25 +180,22 @@ class TwitchSource:
             yield item
 
     async def send(self, text: str) -> bool:
-        """Posts `text` (one line, cut to 500 characters) in the channel. False when anonymous, not
-        connected right now, or over Twitch's rate limit (the line is dropped, not delayed: a late
-        answer is worse than none)."""
+        """Posts `text` (one line, cut to 500 characters) in the channel, at once when connected and
+        within Twitch's rate limit; otherwise it is queued, to be posted when the limit (or a
+        reconnection) allows, and True says so. A queued line is dropped, with a warning, if it
+        cannot go out within `max_send_delay_s`. False when anonymous, closed, or the queue is full."""
         text = clean_outgoing(text)
+        if not self._password or not text or self._closed:
+            return False
         writer = self._writer
-        if not self._password or not text:
+        if writer is not None and not self._outbox and self._send_limit.allow():
+            return await self._post(writer, text)
+        self._drop_late(0.0)
+        if len(self._outbox) >= self._outbox_size:
+            LOG.warning("Twitch chat: %d replies already waiting, reply dropped", len(self._outbox))
             return False
-        if writer is None:
-            LOG.warning("Twitch chat: not connected, reply not posted")
-            return False
-        if not self._send_limit.allow():
-            LOG.warning("Twitch chat: more than %d messages in %g s, reply dropped", SEND_LIMIT, SEND_WINDOW_S)
-            return False
-        try:
-            self._send_line(writer, "PRIVMSG", f"#{self.channel}", text)
-            await writer.drain()
-        except OSError as e:
-            LOG.warning("Twitch chat: reply not posted (%s)", e)
-            return False
+        self._outbox.append((time.monotonic(), text))
+        self._outbox_filled.set()
         return True
 
     async def close(self) -> None:
@@ -207,7 +219,11 @@ class TwitchSource:
                         await self._login(reader, writer)
                         backoff.reset()
                         self._writer = writer
-                        await self._read_chat(reader, writer)
+                        poster = asyncio.create_task(self._post_queued(writer), name="twitch-replies")
+                        try:
+                            await self._read_chat(reader, writer)
+                        finally:
+                            poster.cancel()
                     finally:
                         self._writer = None
                         writer.close()
@@ -219,6 +235,38 @@ class TwitchSource:
                 await asyncio.sleep(delay)
         except Exception as e:  # CohostError (refused login), or a bug: messages() raises it
             self._queue.put_nowait(e)
+
+    async def _post_queued(self, writer: asyncio.StreamWriter) -> None:
+        """Posts the queued replies on this connection as fast as the rate limit allows."""
+        while True:
+            self._drop_late(self._send_limit.wait_s())
+            if not self._outbox:
+                self._outbox_filled.clear()
+                await self._outbox_filled.wait()
+            elif (wait := self._send_limit.wait_s()) > 0:
+                await asyncio.sleep(wait)
+            elif self._send_limit.allow():
+                _, text = self._outbox.popleft()
+                if not await self._post(writer, text):
+                    return  # the connection broke: the reader sees it and reconnects
+
+    def _drop_late(self, wait_s: float) -> None:
+        """Drops the queued replies that would be posted too late if the next went out in `wait_s`."""
+        now = time.monotonic()
+        while self._outbox and now + wait_s - self._outbox[0][0] > self._max_send_delay_s:
+            self._outbox.popleft()
+            LOG.warning("Twitch chat: reply dropped, it could not be posted within %g s (Twitch allows %d "
+                        "messages in %g s, or the connection was down)", self._max_send_delay_s,
+                        self._send_limit.count, self._send_limit.window_s)  # fmt: skip
+
+    async def _post(self, writer: asyncio.StreamWriter, text: str) -> bool:
+        try:
+            self._send_line(writer, "PRIVMSG", f"#{self.channel}", text)
+            await writer.drain()
+        except OSError as e:
+            LOG.warning("Twitch chat: reply not posted (%s)", e)
+            return False
+        return True
 
     async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._password:

@@ -1,8 +1,9 @@
 """YouTube Live chat through the Data API v3: polls liveChat/messages at the pace the API asks for.
 
-An API key reads; an OAuth access token also lets the co-host reply in chat. Each poll costs quota
-(5 units of a default 10,000 a day), so the source never polls faster than pollingIntervalMillis, and a
-spent quota is a one-line error, not a retry loop. The key rides in the query string, so no URL is
+An API key reads; an OAuth access token also lets the co-host reply in chat. Each call costs quota
+(a poll 5 units, a reply 50, of a default 10,000 a day): polls are never faster than
+pollingIntervalMillis, and are spread so the day's quota lasts [youtube] stream_hours (engine.chat.quota).
+A spent quota is a one-line error, not a retry loop. The key rides in the query string, so no URL is
 ever logged or put in an error.
 """
 
@@ -18,7 +19,9 @@ import aiohttp
 
 from engine.chat.http import Backoff, Reply, Sleep, TransientError, json_field, pause, request_json
 from engine.chat.message import ChatMessage
-from engine.config import YoutubeConfig
+from engine.chat.quota import LOOKUP_UNITS, POLL_UNITS, SEND_UNITS, QuotaBudget
+from engine.chat.replies import shorten
+from engine.config import YoutubeConfig, state_dir
 from engine.errors import CohostError
 from engine.secrets import redact, register_secret
 
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MIN_POLL_S = 1.0  # whatever the API says: a faster poll would only burn quota
 MAX_SEND_CHARS = 200  # YouTube's limit for a chat message
+QUOTA_FILE = "youtube-quota.json"  # in state_dir(): the units spent today, across restarts
 BADGES = (("isChatOwner", "owner"), ("isChatModerator", "moderator"), ("isChatSponsor", "member"),
           ("isVerified", "verified"))  # fmt: skip
 
@@ -37,8 +41,10 @@ class ChatEnded(Exception):
 class YoutubeSource:
     name = "youtube"
 
-    def __init__(self, config: YoutubeConfig, *, sleep: Sleep = asyncio.sleep) -> None:
-        """`sleep` waits between polls and before retries; tests pass one that records the delays."""
+    def __init__(self, config: YoutubeConfig, *, sleep: Sleep = asyncio.sleep,
+                 quota: QuotaBudget | None = None) -> None:  # fmt: skip
+        """`sleep` waits between polls and before retries; tests pass one that records the delays, and
+        a `quota` of their own (by default: [youtube] daily_quota and stream_hours, counted in state_dir())."""
         if not config.api_key and not config.oauth_token:
             raise CohostError("YouTube chat needs [youtube] api_key or oauth_token "
                               "(or COHOST_YOUTUBE_API_KEY / COHOST_YOUTUBE_OAUTH_TOKEN)")
@@ -46,8 +52,11 @@ class YoutubeSource:
             raise CohostError("[youtube] api_key and oauth_token must be one line each")
         if not config.live_chat_id and not config.video_id:
             raise CohostError("set [youtube] video_id (the v=... of your live stream) or live_chat_id")
+        if config.daily_quota < POLL_UNITS or config.stream_hours <= 0:
+            raise CohostError(f"[youtube] daily_quota must be at least {POLL_UNITS} units and stream_hours above 0")
         self.config = config
         self._sleep = sleep
+        self._quota = quota or QuotaBudget(state_dir() / QUOTA_FILE, config.daily_quota, config.stream_hours * 3600)
         self._closed = asyncio.Event()
         self._chat_id = config.live_chat_id
         # An OAuth token goes in a header; a key can only go in the query string.
@@ -62,6 +71,10 @@ class YoutubeSource:
         page_token = ""
         first_page = True
         backoff = Backoff(first_s=2.0)
+        quota = self._quota
+        log.info("YouTube chat: %d of %d quota units left today; polls at least %.1f s apart so they last "
+                 "%g h", quota.left(), quota.daily_units, max(MIN_POLL_S, quota.interval_s()),
+                 self.config.stream_hours)  # fmt: skip
         async with aiohttp.ClientSession() as session:
             while not self._closed.is_set():
                 try:
@@ -89,7 +102,7 @@ class YoutubeSource:
                     return
                 interval = page.get("pollingIntervalMillis")
                 wait = interval / 1000 if isinstance(interval, (int, float)) else 0.0
-                if not await pause(max(MIN_POLL_S, wait), self._closed, self._sleep):
+                if not await pause(max(MIN_POLL_S, wait, quota.interval_s()), self._closed, self._sleep):
                     return
 
     async def send(self, text: str) -> bool:
@@ -100,8 +113,9 @@ class YoutubeSource:
             try:
                 chat_id = await self._live_chat_id(session)
                 body = {"snippet": {"liveChatId": chat_id, "type": "textMessageEvent",
-                                    "textMessageDetails": {"messageText": text[:MAX_SEND_CHARS]}}}
-                await self._call(session, "POST", "/liveChat/messages", "YouTube chat post", {"part": "snippet"}, body)
+                                    "textMessageDetails": {"messageText": shorten(text, MAX_SEND_CHARS)}}}
+                await self._call(session, "POST", "/liveChat/messages", "YouTube chat post", SEND_UNITS,
+                                 {"part": "snippet"}, body)  # fmt: skip
             except (CohostError, ChatEnded) as e:
                 log.warning("YouTube chat: could not post: %s", e)
                 return False
@@ -115,12 +129,12 @@ class YoutubeSource:
         params = {"liveChatId": chat_id, "part": "snippet,authorDetails"}
         if page_token:
             params["pageToken"] = page_token
-        return await self._call(session, "GET", "/liveChat/messages", "YouTube chat poll", params)
+        return await self._call(session, "GET", "/liveChat/messages", "YouTube chat poll", POLL_UNITS, params)
 
     async def _live_chat_id(self, session: aiohttp.ClientSession) -> str:
         if not self._chat_id:
             video = self.config.video_id
-            page = await self._call(session, "GET", "/videos", "YouTube video lookup",
+            page = await self._call(session, "GET", "/videos", "YouTube video lookup", LOOKUP_UNITS,
                                     {"part": "liveStreamingDetails", "id": video})
             items = _list_of(page.get("items"))
             if not items:
@@ -131,8 +145,13 @@ class YoutubeSource:
             self._chat_id = chat_id
         return self._chat_id
 
-    async def _call(self, session: aiohttp.ClientSession, method: str, path: str, what: str,
+    async def _call(self, session: aiohttp.ClientSession, method: str, path: str, what: str, units: int,
                     params: dict[str, str], body: Any = None) -> dict[str, Any]:
+        """One API call, charged to the quota first (`units`); past the budget it is not made at all."""
+        if not self._quota.charge(units):
+            raise CohostError(f"{what}: today's YouTube quota is spent ({self._quota.spent()} of "
+                              f"{self._quota.daily_units} units, [youtube] daily_quota); it resets at midnight "
+                              "Pacific time")
         reply = await request_json(session, method, self.config.api_url.rstrip("/") + path, what=what,
                                    secrets=self._secrets, params={**params, **self._auth_params},
                                    headers=self._auth_headers, body=body)

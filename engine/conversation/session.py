@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 from engine.brain.load import load_brain
 from engine.chat.base import ChatSource
+from engine.chat.bilibili import cookie_values
 from engine.chat.message import ChatMessage
+from engine.chat.replies import reply_line
 from engine.chat.runner import ChatRunner
 from engine.config import Config, state_dir
 from engine.conversation.director import Conversation, Speaker
@@ -32,8 +34,8 @@ def conversation_session(config: Config, engine: Speaker, fan_out: FanOut, sourc
     conversation = Conversation(config, engine, brain, queue, sink=fan_out)
     fan_out.sinks.append(conversation.on_event)
     runner = ChatRunner(sources, conversation.receive, on_source_end)
-    if config.twitch.reply_in_chat:
-        conversation.answer_hooks.append(_reply_in(runner, "twitch"))
+    if platforms := reply_platforms(config, runner.sources):
+        conversation.answer_hooks.append(_reply_in(runner, platforms))
     try:
         conversation.start()
         runner.start()
@@ -46,9 +48,37 @@ def conversation_session(config: Config, engine: Speaker, fan_out: FanOut, sourc
         brain.close()
 
 
-def _reply_in(runner: ChatRunner, platform: str) -> Callable[[ChatMessage, str], None]:
+def reply_platforms(config: Config, sources: Collection[str]) -> list[str]:
+    """The platforms among `sources` whose answers are posted back in their chat ([PLATFORM]
+    reply_in_chat). One warning for each that asks to but lacks what posting needs."""
+    wanted = {"twitch": config.twitch.reply_in_chat, "youtube": config.youtube.reply_in_chat,
+              "bilibili": config.bilibili.reply_in_chat}  # fmt: skip
+    platforms = []
+    for platform in sources:
+        if not wanted.get(platform):
+            continue
+        if missing := _missing_credentials(config, platform):
+            log.warning("[%s] reply_in_chat is on, but %s: answers are not posted in %s chat", platform, missing,
+                        platform)  # fmt: skip
+        else:
+            platforms.append(platform)
+    return platforms
+
+
+def _missing_credentials(config: Config, platform: str) -> str:
+    """What posting in `platform`'s chat needs and the config lacks; "" when nothing."""
+    if platform == "twitch" and not (config.twitch.nick.strip() and config.twitch.token.strip()):
+        return "nick and token are needed (anonymous chat only reads)"
+    if platform == "youtube" and not config.youtube.oauth_token:
+        return "oauth_token is empty (an API key only reads)"
+    if platform == "bilibili" and not cookie_values(config.bilibili.cookie).get("bili_jct"):
+        return "the cookie has no bili_jct (copy the whole Cookie header of a signed-in browser)"
+    return ""
+
+
+def _reply_in(runner: ChatRunner, platforms: Collection[str]) -> Callable[[ChatMessage, str], None]:
     def reply(message: ChatMessage, answer: str) -> None:
-        if message.platform == platform:
-            runner.send(platform, f"@{message.user} {answer}")
+        if message.platform in platforms:
+            runner.post(message.platform, reply_line(message, answer))
 
     return reply
