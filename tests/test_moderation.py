@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from engine.chat.message import ChatMessage
 from engine.config import ModerationConfig
 from engine.errors import CohostError
 from engine.moderation.gate import MAX_ENTRIES, ChatGate
-from engine.moderation.text import BUILTIN_WORD_FILES, TextFilter, read_word_file
+from engine.moderation.text import BUILTIN_WORD_FILES, TextFilter, read_word_file, read_zh_variants, unmask
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,10 @@ def test_banned_words_are_caught_through_evasions(text_filter, text):
         "I was a big fan, but as I said",
         "他杀了你的队友，真可惜",  # game talk: "killed your teammate"
         "这是跳楼价，大麻烦",  # "clearance price, big trouble": no overbroad Chinese entries
+        "他殺了你的隊友，真可惜",  # the same in traditional characters
+        "這是跳樓價，大麻煩",
+        "The assassin took a bass class",
+        "Ça va? Naïve café, crème brûlée in Zürich",  # accents come off, no entry appears
     ],
 )
 def test_innocent_words_containing_banned_ones_pass(text_filter, text):
@@ -152,6 +157,235 @@ def test_built_in_word_lists_are_reasonably_sized():
         assert 60 <= len(read_word_file(path)) <= 150, path
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fück you",
+        "shït happens",
+        "fúck",
+        "FÜCK YOU",
+        "bítch",
+        "f\u0336u\u0336c\u0336k\u0336",  # combining strikethrough over each letter
+        "s\u0301\u0302\u0303h\u0304it",  # stacked marks
+        "\u0192uck",  # ƒ: a Latin letter with a hook, which NFKD keeps whole
+        "ａｓｓｈｏｌé",  # fullwidth and accented
+        "fü.c.k you",
+    ],
+)
+def test_accented_letters_do_not_hide_a_banned_word(text_filter, text):
+    assert text_filter.clean_input(text).reason == "banned"
+    assert text_filter.check_output(text).reason == "banned"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fu\u0441k you",  # Cyrillic с
+        "\u0455\u04bb\u0456\u0442",  # Cyrillic ѕ һ і т: no Latin letter left
+        "\u0412\u0406\u0422\u0421\u041d",  # ВІТСН, all Cyrillic capitals
+        "\u0455\u0435\u0445",  # ѕех
+        "f\u03c5ck",  # Greek υ
+        "\u03c1orn",  # Greek ρ
+        "a\u0455\u0455h\u043ele",  # Cyrillic ѕ ѕ о
+        "f\u03c5\u0441k\u0301",  # Greek and Cyrillic in one word, and an accent
+        "kill y\u03bfur\u0455elf",  # Greek ο and Cyrillic ѕ in a phrase
+        "f \u03c5 \u0441 k you",  # spelled out with look-alikes
+    ],
+)
+def test_look_alike_cyrillic_and_greek_letters_do_not_hide_a_banned_word(text_filter, text):
+    assert text_filter.clean_input(text).reason == "banned"
+    assert text_filter.check_output(text).reason == "banned"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Привет! У меня ухо болит, а оса укусила в руку. Сок и кокос на столе.",
+        "Сегодня хороший стрим, спасибо! Сосед сказал, что это лучший канал.",
+        "Καλημέρα, τι κάνεις; Ο καιρός είναι ωραίος και το νερό κρύο.",
+        "Θέλω ένα ρακί και μια πίτα, ευχαριστώ.",  # ρακί: "raki", all look-alikes but accented
+        "Добрий день! Як справи? Їжак і ґава сидять разом.",  # Ukrainian і ї ґ
+    ],
+)
+def test_russian_greek_and_ukrainian_chat_passes(text_filter, text):
+    assert text_filter.clean_input(text).ok
+    assert text_filter.check_output(text).ok
+
+
+def test_a_cyrillic_entry_in_a_user_file_still_matches_as_written(tmp_path, moderation):
+    # "сука" is all look-alikes ("cyka" to a Latin reader); the text as written still counts.
+    words = tmp_path / "ru.txt"
+    words.write_text("сука\n", encoding="utf-8")
+    text_filter = TextFilter(dataclasses.replace(moderation, banned_word_files=[str(words)]))
+    assert text_filter.clean_input("ты сука").reason == "banned"
+    assert text_filter.clean_input("ты СУКА!").reason == "banned"
+
+
+_CJK_TEXT = st.text(
+    st.one_of(
+        st.characters(min_codepoint=0x3040, max_codepoint=0x30FF),  # hiragana, katakana
+        st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # CJK ideographs
+        st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3),  # Hangul syllables
+        st.sampled_from("。、！？ 「」\u3099\u309a\u0301\u0308"),  # punctuation, kana and Latin marks
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_CJK_TEXT)
+def test_unmask_leaves_chinese_japanese_and_korean_text_as_it_is(text):
+    text = unicodedata.normalize("NFKC", text)  # as clean() hands it over
+    assert unmask(text) == text
+
+
+# Look-alikes of Latin letters, written independently of the filter's own table.
+_TWINS = {
+    "a": "\u0430\u03b1",  # Cyrillic а, Greek α
+    "c": "\u0441",  # Cyrillic с
+    "e": "\u0435\u03b5",  # Cyrillic е, Greek ε
+    "i": "\u0456\u03b9",  # Cyrillic і, Greek ι
+    "k": "\u043a\u03ba",  # Cyrillic к, Greek κ
+    "o": "\u043e\u03bf",  # Cyrillic о, Greek ο
+    "p": "\u0440\u03c1",  # Cyrillic р, Greek ρ
+    "s": "\u0455",  # Cyrillic ѕ
+    "t": "\u03c4",  # Greek τ
+    "u": "\u03c5",  # Greek υ
+    "x": "\u0445\u03c7",  # Cyrillic х, Greek χ
+    "y": "\u0443",  # Cyrillic у
+    "A": "\u0410\u0391",  # Cyrillic А, Greek Α
+    "B": "\u0412\u0392",  # Cyrillic В, Greek Β
+    "C": "\u0421",  # Cyrillic С
+    "E": "\u0415\u0395",  # Cyrillic Е, Greek Ε
+    "H": "\u041d\u0397",  # Cyrillic Н, Greek Η
+    "I": "\u0406\u0399",  # Cyrillic І, Greek Ι
+    "K": "\u041a\u039a",  # Cyrillic К, Greek Κ
+    "M": "\u041c\u039c",  # Cyrillic М, Greek Μ
+    "O": "\u041e\u039f",  # Cyrillic О, Greek Ο
+    "P": "\u0420\u03a1",  # Cyrillic Р, Greek Ρ
+    "T": "\u0422\u03a4",  # Cyrillic Т, Greek Τ
+    "X": "\u0425\u03a7",  # Cyrillic Х, Greek Χ
+    "Y": "\u0423\u03a5",  # Cyrillic У, Greek Υ
+}
+_ACCENTS = st.lists(st.sampled_from("\u0300\u0301\u0302\u0303\u0308\u030a\u030c\u0327\u0336\u0338"), max_size=3)
+
+
+@st.composite
+def _disguised_entry(draw) -> str:
+    """A built-in English entry, in lower or upper case, with some letters accented and some swapped
+    for a look-alike (never both: an accented look-alike in a word without Latin letters reads as
+    Greek, like "ρακί")."""
+    entry = draw(st.sampled_from([e.strip("*") for e in _ENTRIES if e.isascii()]))
+    entry = draw(st.sampled_from([entry.lower(), entry.upper()]))
+    letters = []
+    for ch in entry:
+        how = draw(st.sampled_from(["keep", "accent", "twin"]))
+        if how == "twin" and ch in _TWINS:
+            letters.append(draw(st.sampled_from(_TWINS[ch])))
+        elif how == "accent" and ch.isalpha():
+            letters.append(ch + "".join(draw(_ACCENTS)))
+        else:
+            letters.append(ch)
+    return "".join(letters)
+
+
+@settings(max_examples=400, deadline=None)
+@given(entry=_disguised_entry())
+def test_a_banned_word_with_accents_or_look_alikes_is_still_caught(text_filter, entry):
+    text = f"well {entry} then"
+    assert text_filter.clean_input(text).reason == "banned", text
+    assert text_filter.check_output(text).reason == "banned", text
+
+
+# Every zh.txt entry that traditional characters write differently, in traditional writing (or with
+# the variant a traditional writer uses: 妳 for 你).
+_TRADITIONAL = {
+    "煞笔": "煞筆",
+    "操你妈": "操你媽",
+    "草你妈": "草你媽",
+    "肏你妈": "肏妳媽",
+    "日你妈": "日你媽",
+    "干你娘": "幹你娘",
+    "操你大爷": "操你大爺",
+    "草泥马": "草泥馬",
+    "你妈逼": "你媽逼",
+    "你妈死了": "你媽死了",
+    "他妈的": "他媽的",
+    "狗娘养的": "狗娘養的",
+    "贱人": "賤人",
+    "滚你妈": "滾你媽",
+    "脑残": "腦殘",
+    "废物东西": "廢物東西",
+    "黄片": "黃片",
+    "黄网": "黃網",
+    "成人视频": "成人視頻",
+    "做爱": "做愛",
+    "约炮": "約炮",
+    "强奸": "強姦",
+    "轮奸": "輪姦",
+    "鸡巴": "雞巴",
+    "屌丝": "屌絲",
+    "阴道": "陰道",
+    "卖淫": "賣淫",
+    "av女优": "AV女優",
+    "自杀方法": "自殺方法",
+    "怎么自杀": "怎麼自殺",
+    "一起自杀": "一起自殺",
+    "去自杀": "去自殺",
+    "上吊自杀": "上弔自殺",
+    "砍死你": "砍死妳",
+    "弄死你": "弄死妳",
+    "炸学校": "炸學校",
+    "恐怖袭击": "恐怖襲擊",
+    "制作炸弹": "製作炸彈",
+    "赌博": "賭博",
+    "网赌": "網賭",
+    "百家乐": "百家樂",
+    "时时彩": "時時彩",
+    "摇头丸": "搖頭丸",
+    "代开发票": "代開發票",
+    "刷单": "刷單",
+    "兼职日结": "兼職日結",
+    "私信领取": "私信領取",
+    "免费领取": "免費領取",
+    "翻墙": "翻牆",
+    "法轮功": "法輪功",
+    "天安门事件": "天安門事件",
+    "台独": "臺獨",
+    "藏独": "藏獨",
+    "疆独": "疆獨",
+    "达赖": "達賴",
+}
+
+
+@pytest.mark.parametrize("simplified, traditional", sorted(_TRADITIONAL.items()))
+def test_chinese_entries_are_caught_in_traditional_characters(text_filter, simplified, traditional):
+    assert traditional != simplified
+    assert text_filter.clean_input(f"主播{traditional}嗎").reason == "banned"
+    assert text_filter.check_output(f"{traditional[0]} {traditional[1:]}").reason == "banned"
+    # Half and half, as a converter that knows only some characters leaves it.
+    mixed = simplified[: len(simplified) // 2] + traditional[len(simplified) // 2 :]
+    assert text_filter.clean_input(mixed).reason == "banned"
+
+
+def test_the_variant_table_covers_exactly_the_entries_written_differently():
+    variants = read_zh_variants()
+    simplified = set(variants.values())
+    chinese = [e for e in read_word_file(BUILTIN_WORD_FILES[1]) if not e.isascii()]
+    assert {e for e in chinese if simplified & set(e)} == set(_TRADITIONAL)
+    # A character is either simplified or traditional, never both.
+    assert not simplified & {chr(c) for c in variants}
+
+
+def test_a_traditional_entry_in_a_user_file_matches_both_writings(tmp_path, moderation):
+    words = tmp_path / "tw.txt"
+    words.write_text("發財車\n", encoding="utf-8")
+    text_filter = TextFilter(dataclasses.replace(moderation, banned_word_files=[str(words)]))
+    assert text_filter.clean_input("看看發財車").reason == "banned"
+    assert text_filter.clean_input("看看发财车").ok  # 财 and 车 are not in the table: not the same word
+    assert text_filter.clean_input("看看发財車").reason == "banned"
+
+
 # ----- cleaning ----------------------------------------------------------------------------------
 
 
@@ -185,6 +419,46 @@ def test_built_in_word_lists_are_reasonably_sized():
 def test_links_phones_emails_and_invisible_characters_are_stripped(text_filter, text, cleaned):
     assert text_filter.clean_input(text).text == cleaned
     assert text_filter.check_output(text).text == cleaned
+
+
+@pytest.mark.parametrize(
+    "text, cleaned",
+    [
+        ("visit example dot com now", "visit now"),
+        ("join discord dot gg / abc today", "join today"),
+        ("join discord DOT gg/abc today", "join today"),
+        ("go to example(dot)com now", "go to now"),
+        ("go to example (dot) com now", "go to now"),
+        ("see example [.] com", "see"),
+        ("see example{.}com/x?y=1 ok", "see ok"),
+        ("www dot spam dot io is great", "is great"),
+        ("主播看看example。com谢谢", "主播看看 谢谢"),
+        ("加我example点com好友", "加我 好友"),
+        ("加我 example 點 cn 好友", "加我 好友"),
+        ("ｅｘａｍｐｌｅ（ｄｏｔ）ｃｏｍ ok", "ok"),  # fullwidth, NFKC makes it ASCII
+    ],
+)
+def test_spelled_out_links_are_stripped(text_filter, text, cleaned):
+    assert text_filter.clean_input(text).text == cleaned
+    assert text_filter.check_output(text).text == cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "connect the dots come on",
+        "I dot my i's and cross my t's",
+        "the dot com bubble burst in 2000",
+        "it was a dot com startup",
+        "polka dot dress",
+        "明天8点live见",  # "live at eight tomorrow"
+        "ok。 me too",  # a Chinese full stop ends a sentence
+        "dot com",  # no name before it
+        "example dot company",  # not a top-level domain
+    ],
+)
+def test_prose_with_dots_is_not_a_link(text_filter, text):
+    assert text_filter.clean_input(text).text == text
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u200b\u200b", "https://example.com", "😀🔥", "+1 555 123 4567 !!"])
@@ -234,6 +508,8 @@ _NOISY_TEXT = st.lists(
         st.text(max_size=20),
         st.sampled_from(_ENTRIES).map(lambda e: e.strip("*")),
         st.sampled_from(["http://", "https://x.io/", "www.", " ", ".", "\u200b", "@", "com", "+86 ", "138"]),
+        # Spelled dots, accents and look-alikes: stripping or unmasking must not raise or hide an entry.
+        st.sampled_from([" dot ", "(dot)", "[.]", "。", "点", "\u0301", "\u0441", "\u03bf", "İ", "ß"]),
     ),
     max_size=12,
 ).map("".join)
