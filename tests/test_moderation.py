@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +33,12 @@ def moderation() -> ModerationConfig:
 @pytest.fixture(scope="module")
 def text_filter(moderation) -> TextFilter:
     return TextFilter(moderation)
+
+
+def filter_with_words(moderation: ModerationConfig, path: Path, words: str) -> TextFilter:
+    """The filter with a user word file at `path` holding `words`."""
+    path.write_text(words, encoding="utf-8")
+    return TextFilter(dataclasses.replace(moderation, banned_word_files=[str(path)]))
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +135,7 @@ def test_a_cut_that_leaves_a_banned_word_at_the_end_drops_the_message(tmp_path, 
 
 
 def test_user_word_files_add_to_the_built_in_lists(tmp_path, moderation):
-    words = tmp_path / "words.txt"
-    words.write_text("# my channel's list\n\nbanana split\n西瓜\n", encoding="utf-8")
-    text_filter = TextFilter(dataclasses.replace(moderation, banned_word_files=[str(words)]))
+    text_filter = filter_with_words(moderation, tmp_path / "words.txt", "# my channel's list\n\nbanana split\n西瓜\n")
     assert text_filter.clean_input("I love a BANANA   split").reason == "banned"
     assert text_filter.clean_input("我爱吃西 瓜").reason == "banned"
     assert text_filter.clean_input("my channel's list").ok  # comments are not entries
@@ -214,9 +219,7 @@ def test_russian_greek_and_ukrainian_chat_passes(text_filter, text):
 
 def test_a_cyrillic_entry_in_a_user_file_still_matches_as_written(tmp_path, moderation):
     # "сука" is all look-alikes ("cyka" to a Latin reader); the text as written still counts.
-    words = tmp_path / "ru.txt"
-    words.write_text("сука\n", encoding="utf-8")
-    text_filter = TextFilter(dataclasses.replace(moderation, banned_word_files=[str(words)]))
+    text_filter = filter_with_words(moderation, tmp_path / "ru.txt", "сука\n")
     assert text_filter.clean_input("ты сука").reason == "banned"
     assert text_filter.clean_input("ты СУКА!").reason == "banned"
 
@@ -378,9 +381,7 @@ def test_the_variant_table_covers_exactly_the_entries_written_differently():
 
 
 def test_a_traditional_entry_in_a_user_file_matches_both_writings(tmp_path, moderation):
-    words = tmp_path / "tw.txt"
-    words.write_text("發財車\n", encoding="utf-8")
-    text_filter = TextFilter(dataclasses.replace(moderation, banned_word_files=[str(words)]))
+    text_filter = filter_with_words(moderation, tmp_path / "tw.txt", "發財車\n")
     assert text_filter.clean_input("看看發財車").reason == "banned"
     assert text_filter.clean_input("看看发财车").ok  # 财 and 车 are not in the table: not the same word
     assert text_filter.clean_input("看看发財車").reason == "banned"
