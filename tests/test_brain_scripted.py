@@ -60,6 +60,15 @@ def test_faq_question_is_found_despite_typos_and_shorthand(nova: ScriptedBrain, 
     assert nova.answer(chat(text)) == "I'm Nova, the AI co-host of this stream. I read chat and answer out loud."
 
 
+@pytest.mark.parametrize("text", ["how old are you", "how tall are you", "what is your favourite name"])
+def test_a_question_with_a_word_the_faq_lacks_is_not_taken_for_a_faq_question(nova: ScriptedBrain, text: str) -> None:
+    assert nova.answer(chat(text)) in [n.format(user="ana") for n in nova.script.non_answers]
+
+
+def test_filler_words_do_not_stop_a_faq_match(nova: ScriptedBrain) -> None:
+    assert nova.answer(chat("how are you today")) == nova.answer(chat("how are you"))
+
+
 def test_greeting_with_a_question_answers_the_question(nova: ScriptedBrain) -> None:
     assert nova.answer(chat("hi, are you an AI?")).startswith("Yes, I'm an AI, ana.")
 

@@ -20,6 +20,10 @@ from engine.errors import CohostError
 BUILTIN_FAQ = Path(__file__).with_name("faq.toml")
 # difflib ratio from which a message counts as one of the FAQ questions ("who r u" ~ "who are you").
 MATCH_THRESHOLD = 0.8
+# A word of the message close enough to one of the question's to be that word with a typo ("yuo").
+WORD_THRESHOLD = 0.6
+# Words a viewer adds to a question without changing it ("how are you today").
+_FILLER = frozenset("today so then now please again btw hey ok okay really actually just anyway tho though lol haha".split())
 # A greeting word followed by at most this many characters ("hi everyone") is a greeting.
 GREETING_REST = 12
 
@@ -107,22 +111,39 @@ class ScriptedBrain:
 
     def _greeting_rest(self, text: str) -> str | None:
         """What follows the greeting word when the message is a greeting, else None."""
+        rest = self._after_greeting(text)
+        return rest if rest is not None and len(rest) <= GREETING_REST else None
+
+    def _after_greeting(self, text: str) -> str | None:
+        """What follows a greeting word the message starts with; None when it starts with none."""
         for word in self.script.greeting_words:
-            spaced = word.isascii()
-            if text == word or text.startswith(word + " ") or (not spaced and text.startswith(word)):
-                rest = text[len(word) :].strip()
-                if len(rest) <= GREETING_REST:
-                    return rest
+            if text == word or text.startswith(word + " ") or (not word.isascii() and text.startswith(word)):
+                return text[len(word) :].strip()
         return None
 
     def _match(self, text: str) -> FaqEntry | None:
+        asked = self._question_part(text)
         best, best_score = None, MATCH_THRESHOLD
         for entry in self.script.faq:
             for question in entry.questions:
-                score = difflib.SequenceMatcher(None, text, question).ratio()
-                if score >= best_score:
+                score = difflib.SequenceMatcher(None, asked, question).ratio()
+                if score >= best_score and _words_fit(asked, question):
                     best, best_score = entry, score
         return best
+
+    def _question_part(self, text: str) -> str:
+        """The message without a greeting in front ("hi, are you an AI?") or filler words."""
+        rest = self._after_greeting(text)
+        return " ".join(word for word in (text if rest is None else rest).split() if word not in _FILLER)
+
+
+def _words_fit(text: str, question: str) -> bool:
+    """Every word of a spaced message is one of the question's, give or take a typo: the letters alone make "how old are you" look like "how are you". Chinese has no spaces to go by."""
+    asked = question.split()
+    if len(asked) < 2:
+        return True
+    return all(any(difflib.SequenceMatcher(None, word, known).ratio() >= WORD_THRESHOLD for known in asked)
+               for word in text.split())
 
 
 def _normalize(text: str, name: str = "") -> str:
