@@ -5,6 +5,7 @@ restart, and what reaches the voice."""
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import time
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 
 from engine.chat.message import ChatMessage
 from engine.config import Config, TriggersConfig
-from engine.conversation.memory import MAX_VIEWERS, Memory
-from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID
+from engine.errors import CohostError
+from engine.conversation.memory import MAX_VIEWERS, Memory, memory_path
+from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID, QuestionQueue
 from engine.conversation.triggers import Triggers
 from tests.harness.live import Heard, small_conversation
 from tests.harness.process import wait_until
@@ -194,6 +196,45 @@ def test_every_nth_message_becomes_a_question_when_asked_for() -> None:
     picked = [triggers.match(chat("a", f"message {n}")) for n in range(1, 10)]
     assert [n for n, t in enumerate(picked, 1) if t] == [3, 6, 9]
     assert triggers.match(chat("a", "gift", kind="gift", amount=5)) is None  # paid = false
+
+
+def test_memory_survives_a_restart_beside_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "cohost.sqlite3"
+    queue = QuestionQueue(path, max_size=10, expire_s=60)
+    queue.push(chat("cat", "Nova, still there?"), PRIORITY_CHAT)
+    memory = Memory(turns=2, path=memory_path(path))
+    memory.remember(chat("ann", "what's your name?"), "I'm Nova.")
+    memory.remember(chat("bob", "favourite game?"), "Chess.")
+    memory.close()  # the process ends; nothing is written at close
+    queue.close()
+
+    again = Memory(turns=2, path=memory_path(path))
+    mine, others = again.recall(chat("ann", "do you remember me?"))
+    assert [(e.question, e.answer) for e in mine] == [("what's your name?", "I'm Nova.")]
+    assert [e.user for e in others] == ["bob"]
+    assert [q.message.text for q in QuestionQueue(path, max_size=10, expire_s=60).list()] == ["Nova, still there?"]
+
+
+def test_memory_on_disk_stays_bounded_however_many_viewers_come(tmp_path: Path) -> None:
+    path = tmp_path / "cohost.sqlite3"
+    memory = Memory(turns=1, path=path)
+    for n in range(MAX_VIEWERS + 300):
+        memory.remember(chat(f"v{n}", "hi"), "hello")
+    memory.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM exchanges").fetchone()[0] == MAX_VIEWERS
+    again = Memory(turns=1, path=path)
+    assert again.viewers == MAX_VIEWERS
+    assert again.recall(chat("v0", "?"))[0] == ()  # the earliest viewers were forgotten
+    assert again.recall(chat(f"v{MAX_VIEWERS + 299}", "?"))[0] != ()
+
+
+def test_unreadable_memory_file_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "cohost.sqlite3"
+    path.write_bytes(b"not a database, " * 100)
+    with pytest.raises(CohostError, match="memory .* is unreadable") as caught:
+        Memory(turns=2, path=path)
+    assert "\n" not in str(caught.value)
 
 
 def test_memory_keeps_each_viewers_last_exchanges_and_the_streams_bounded() -> None:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Protocol
 from engine.brain.base import Brain, BrainRequest
 from engine.chat.message import ChatMessage
 from engine.config import Config
-from engine.conversation.memory import Memory
+from engine.conversation.memory import Memory, memory_path
 from engine.conversation.queue import PRIORITY_LINE, Question, QuestionQueue
 from engine.conversation.reply import Reply
 from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
@@ -87,7 +87,7 @@ class Conversation:
         self._filter = text_filter or TextFilter(config.moderation)
         self._gate = gate or ChatGate(config.moderation)
         self._triggers = Triggers(config.triggers, config.persona.name)
-        self._memory = Memory(config.persona.memory_turns)
+        self._memory = Memory(config.persona.memory_turns, memory_path(queue.path))
         self._lock = threading.Lock()
         self._answering: dict[str, _Answering] = {}  # by the engine's line id
         self._ended: list[str] = []  # line ids the engine finished, for the director thread
@@ -232,6 +232,7 @@ class Conversation:
         for answering in list(self._answering.values()):
             if answering.reply is not None:
                 answering.reply.cancel()
+        self._memory.close()
 
     def __enter__(self) -> "Conversation":
         self.start()

@@ -235,6 +235,10 @@ class QuestionQueue:
             self._drop_expired()
             return db.execute("SELECT COUNT(*) FROM questions WHERE NOT answering").fetchone()[0]
 
+    @property
+    def path(self) -> Path:
+        return self._path
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
