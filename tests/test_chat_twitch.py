@@ -23,6 +23,7 @@ from engine.chat.twitch import (
     SendLimit,
     TwitchSource,
     clean_outgoing,
+    is_moderator,
     login_refused,
     to_chat_message,
 )
@@ -110,11 +111,12 @@ def next_message(messages: AsyncIterator[ChatMessage]) -> asyncio.Future[ChatMes
 
 
 @contextlib.asynccontextmanager
-async def fake_twitch(after_join: list[str]) -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:
-    """No IRC server here sends Twitch's own lines (RECONNECT, tagged NOTICEs), so for those a
-    minimal stand-in for Twitch's chat server (asyncio, on loopback) welcomes each login and, once
-    its Nth connection has joined, sends it the line after_join[N]. Gives its port and its
-    connections so far."""
+async def fake_twitch(after_join: list[str], heard: list[str] | None = None
+                      ) -> AsyncIterator[tuple[int, list[asyncio.StreamWriter]]]:  # fmt: skip
+    """No IRC server here sends Twitch's own lines (RECONNECT, tagged NOTICEs, USERSTATE), so for
+    those a minimal stand-in for Twitch's chat server (asyncio, on loopback) welcomes each login and,
+    once its Nth connection has joined, sends it the line after_join[N], then adds what the client
+    sends to `heard`. Gives its port and its connections so far."""
     logins: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -125,6 +127,8 @@ async def fake_twitch(after_join: list[str]) -> AsyncIterator[tuple[int, list[as
             elif not line:
                 return
         writer.write((after_join[len(logins) - 1] + "\r\n").encode())
+        while heard is not None and (line := (await reader.readline()).decode()):
+            heard.append(line.rstrip("\r\n"))
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     try:
@@ -565,6 +569,35 @@ def test_twitch_reconnect_command_makes_it_reconnect():
             await source.close()
 
     run(scenario())
+
+
+USERSTATE_MOD = ("@badge-info=;badges=moderator/1;color=;display-name=NovaBot;emote-sets=0;mod=1;subscriber=0;"
+                 "user-type=mod :tmi.twitch.tv USERSTATE #ronni")  # fmt: skip
+USERSTATE_OWNER = "@badges=broadcaster/1;display-name=Ronni;mod=0;user-type= :tmi.twitch.tv USERSTATE #ronni"
+USERSTATE_VIEWER = "@badges=;display-name=NovaBot;mod=0;user-type= :tmi.twitch.tv USERSTATE #ronni"
+
+
+def test_userstate_tells_a_moderator_or_the_broadcaster_from_a_viewer():
+    assert [is_moderator(parse_line(line)) for line in (USERSTATE_MOD, USERSTATE_OWNER, USERSTATE_VIEWER)] == [
+        True, True, False]  # fmt: skip
+
+
+def test_a_moderator_account_posts_past_the_viewer_limit_at_once():
+    """25 replies in a burst: a viewer account gets 20 out now and the rest after Twitch's 30 s
+    window; a moderator (100 per 30 s) gets all of them out at once."""
+
+    async def scenario() -> None:
+        heard: list[str] = []
+        # The chat line after the USERSTATE shows the source has read it.
+        async with fake_twitch([f"{USERSTATE_MOD}\r\n{EMOTES_LINE}"], heard) as (port, _):
+            source = TwitchSource(twitch_config(port, "ronni", nick="novabot", token=TOKEN))
+            await next_message(source.messages())
+            assert all([await source.send(f"reply {i}") for i in range(25)])
+            while len([line for line in heard if line.startswith("PRIVMSG")]) < 25:
+                await asyncio.sleep(0.05)  # without the moderator limit, 5 would wait 30 s
+            await source.close()
+
+    run(scenario(), timeout=15)
 
 
 def test_suspended_channel_is_a_one_line_error():

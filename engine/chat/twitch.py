@@ -29,6 +29,8 @@ LOG = logging.getLogger(__name__)
 
 # Twitch's limit for an account that is not a moderator; past it Twitch mutes the account for 30 min.
 SEND_LIMIT = 20
+# The limit in a channel where the account is a moderator or the broadcaster (USERSTATE says which).
+MOD_SEND_LIMIT = 100
 SEND_WINDOW_S = 30.0
 MAX_SEND_DELAY_S = 10.0  # a reply not posted within this long is dropped: a stale answer is worse than none
 MAX_SEND_CHARS = 500  # Twitch's longest chat message
@@ -127,6 +129,12 @@ def clean_outgoing(text: str) -> str:
     return shorten(_COMMAND_START.sub("", text), MAX_SEND_CHARS)
 
 
+def is_moderator(userstate: IrcMessage) -> bool:
+    """Whether a USERSTATE says the co-host's account moderates the channel (or owns it)."""
+    badges = userstate.tags.get("badges", "")
+    return userstate.tags.get("mod") == "1" or any(b.startswith("broadcaster/") for b in badges.split(","))
+
+
 def _name(value: str, what: str) -> str:
     name = value.strip().lstrip("#").lower()
     if not name:
@@ -158,6 +166,7 @@ class TwitchSource:
         self._reconnect_delay_s = reconnect_delay_s
         self._queue: asyncio.Queue[ChatMessage | Exception | None] = asyncio.Queue()
         self._send_limit = SendLimit(send_limit, send_window_s)
+        self._user_limit = send_limit
         self._max_send_delay_s = max_send_delay_s
         # Replies waiting for the rate limit or a connection: (time.monotonic() at send(), text). No
         # more than one window holds: more could not all go out in time anyway.
@@ -295,6 +304,8 @@ class TwitchSource:
             if msg.command == "NOTICE" and msg.tags.get("msg-id") == "msg_channel_suspended":
                 raise CohostError(f"Twitch channel {self.channel} does not exist or is suspended: "
                                   "check [twitch] channel")
+            if msg.command == "USERSTATE" and msg.params[:1] == (f"#{self.channel}",):
+                self._send_limit.count = MOD_SEND_LIMIT if is_moderator(msg) else self._user_limit
             if chat := to_chat_message(msg, self.channel, self.nick):
                 self._queue.put_nowait(chat)
             else:
