@@ -72,9 +72,12 @@ def text_kind(platform: str) -> str:
 def avatar_settings(url: str) -> dict[str, Any]:
     """A Media Source reading a live loopback MPEG-TS stream: not a file, small buffer, restart when
     shown (so that it picks the stream up again after the engine restarts)."""
-    return {"is_local_file": False, "input": url, "input_format": "mpegts", "buffering_mb": 1,
+    import os, json as _j  # EXPERIMENT
+    d = {"is_local_file": False, "input": url, "input_format": "mpegts", "buffering_mb": 1,
             "restart_on_activate": True, "close_when_inactive": False, "clear_on_media_end": False,
             "reconnect_delay_sec": 1, "hw_decode": False}
+    d.update(_j.loads(os.environ.get("EXP_OBS", "{}")))
+    return d
 
 
 def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, Any]:
