@@ -75,9 +75,7 @@ class StreamOutput:
     def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
         self.fps, self.sample_rate = fps, sample_rate
         try:
-            import os, json as _j  # EXPERIMENT
-            self._container = av.open(self.url, "w", format="mpegts", options=_j.loads(os.environ.get("EXP_MUX", "{}")),
-                                      container_options=_j.loads(os.environ.get("EXP_CMUX", "{}")))
+            self._container = av.open(self.url, "w", format="mpegts")
         except (OSError, av.FFmpegError) as e:
             raise CohostError(f"cannot stream to {self.host}:{self.port}: {getattr(e, 'strerror', None) or e}") from None
         video = self._container.add_stream("libx264", rate=fps)
@@ -88,9 +86,7 @@ class StreamOutput:
         # a player guesses BT.709 for HD sizes and shifts the colours.
         video.codec_context.colorspace = av.video.reformatter.Colorspace.ITU601
         video.codec_context.color_range = av.video.reformatter.ColorRange.MPEG
-        import os, json as _j  # EXPERIMENT
-        video.options = {**X264_OPTIONS, **_j.loads(os.environ.get("EXP_X264", "{}"))}
-        if os.environ.get("EXP_GOP"): video.codec_context.gop_size = int(os.environ["EXP_GOP"])
+        video.options = dict(X264_OPTIONS)
         audio = self._container.add_stream("libopus", rate=OPUS_RATE)
         audio.layout = "mono"
         audio.bit_rate = AUDIO_BIT_RATE
