@@ -42,6 +42,10 @@ CAPTURE_HELP = {
 # leaves it without samples (the engine runs at most ~40 ms ahead, a frame is 33 ms).
 PREFILL_S = 0.08
 MAX_BUFFER_S = 0.5  # more than this buffered: the device is not keeping up, the oldest sound is dropped
+# The device's own buffer. PortAudio's "low" (about 9 ms through ALSA's pulse plugin) underran
+# whenever another thread held the GIL or the cores were busy, and the stalls that followed lost
+# whole seconds of voice; the extra delay is compensated by OBS's sync offset like the rest.
+DEVICE_LATENCY_S = 0.1
 
 
 def _platform() -> str:
@@ -159,7 +163,7 @@ class _AudioOut:
         try:
             sd.check_output_settings(device=device, channels=1, dtype="int16", samplerate=sample_rate)
             self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="int16", device=device,
-                                           latency="low", callback=self._callback)  # fmt: skip
+                                           latency=DEVICE_LATENCY_S, callback=self._callback)  # fmt: skip
             self._stream.start()
         except sd.PortAudioError as e:
             raise CohostError(f"cannot play to audio device {name!r}: {e}") from None
