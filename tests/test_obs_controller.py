@@ -12,7 +12,7 @@ from engine.errors import CohostError
 from engine.live.events import Event
 from engine.obs.bridge import ObsBridge
 from engine.obs.controller import ObsController
-from engine.obs.sources import AVATAR, AVATAR_FFMPEG_OPTIONS, KEY_FILTER, QUESTION, SUBTITLES, ObsSetup
+from engine.obs.sources import AVATAR, KEY_FILTER, QUESTION, SUBTITLES, ObsSetup
 from tests.harness import ObsProcess, free_port
 from tests.harness.fixtures import OBS_PASSWORD, obs, pulse  # noqa: F401  (fixtures)
 from tests.harness.process import wait_until
@@ -84,7 +84,6 @@ def test_setup_creates_each_source_once_and_a_second_run_adds_nothing(obs: ObsPr
     assert avatar["inputSettings"]["input"] == "udp://127.0.0.1:47123"
     assert avatar["inputSettings"]["input_format"] == "mpegts"
     assert avatar["inputSettings"]["is_local_file"] is False
-    assert avatar["inputSettings"]["ffmpeg_options"] == AVATAR_FFMPEG_OPTIONS
     key = key_filter(obs)
     assert key["filterKind"] == "chroma_key_filter_v2"
     assert key["filterSettings"]["key_color"] == 0xFF00FF00  # #00ff00 as OBS's ABGR
@@ -101,14 +100,6 @@ def test_avatar_follows_the_configured_stream_port(obs: ObsProcess, controller: 
         assert key_filter(obs)["filterEnabled"] is False
     controller.ensure_setup()  # back to the module's settings
     assert key_filter(obs)["filterEnabled"] is True
-    assert_each_source_once(obs)
-
-
-def test_an_avatar_made_without_the_probe_options_gets_them_on_the_next_setup(obs: ObsProcess,
-                                                                             controller: ObsController):
-    obs.call("SetInputSettings", inputName=AVATAR, inputSettings={"ffmpeg_options": ""})  # as an older version made it
-    controller.ensure_setup()
-    assert obs.call("GetInputSettings", inputName=AVATAR)["inputSettings"]["ffmpeg_options"] == AVATAR_FFMPEG_OPTIONS
     assert_each_source_once(obs)
 
 

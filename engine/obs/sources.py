@@ -69,25 +69,17 @@ def text_kind(platform: str) -> str:
     return "text_gdiplus_v2" if platform == "windows" else "text_ft2_source_v2"
 
 
-# Passed to avformat_open_input by the Media Source. OBS plays a stream from the first packet its
-# probe (avformat_find_stream_info) read, paced by the timestamps, so what the probe reads stays as
-# delay for as long as the source plays. By default the probe waits for 20 frames of H.264 to guess
-# the frame rate (~0.7 s at 30 fps); 8 frames keep a ~0.25 s cushion against a busy CPU's jitter.
-# `cohost bench obs`, render-to-OBS median: 876/915 ms by default, 452/454 ms with 8 frames. With 0
-# frames (405-631 ms) the lip-sync on the RTMP recording failed 2 of 6 end-to-end runs; buffering_mb 0
-# drops the probed packets (the picture waits for the next keyframe, and frames went missing); a
-# small analyzeduration/probesize can end the probe before the first keyframe (680-1159 ms).
-AVATAR_FFMPEG_OPTIONS = "fpsprobesize=8"
-
-
+# OBS plays a stream from the first packet its startup probe read, so the probe's ~20 H.264 frames
+# (for the frame rate) stay as ~0.7 s of delay. `ffmpeg_options = "fpsprobesize=8"` halved the
+# render-to-OBS latency (876/915 -> 452/454 ms median, `cohost bench obs`), but the lip-sync lag on
+# the RTMP recording then spread over -23..+41 ms in 11 runs, against -2..+35 ms in 10 without it:
+# not set until that spread is understood.
 def avatar_settings(url: str) -> dict[str, Any]:
-    """A Media Source reading a live loopback MPEG-TS stream: not a file, small buffer, a short probe
-    (AVATAR_FFMPEG_OPTIONS), restart when shown (so that it picks the stream up again after the
-    engine restarts)."""
+    """A Media Source reading a live loopback MPEG-TS stream: not a file, small buffer, restart when
+    shown (so that it picks the stream up again after the engine restarts)."""
     return {"is_local_file": False, "input": url, "input_format": "mpegts", "buffering_mb": 1,
-            "ffmpeg_options": AVATAR_FFMPEG_OPTIONS, "restart_on_activate": True,
-            "close_when_inactive": False, "clear_on_media_end": False, "reconnect_delay_sec": 1,
-            "hw_decode": False}
+            "restart_on_activate": True, "close_when_inactive": False, "clear_on_media_end": False,
+            "reconnect_delay_sec": 1, "hw_decode": False}
 
 
 def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, Any]:
@@ -156,12 +148,11 @@ def ensure_sources(request: Request, scene: str, setup: ObsSetup, platform: str)
 
 
 def _follow_avatar_url(request: Request, url: str) -> None:
-    """Points an existing avatar at the configured stream, with the current probe options (an avatar
-    made by an older version catches up once); untouched when it already is, because any settings
-    change restarts the Media Source (a visible hiccup on every reconnect)."""
+    """Points an existing avatar at the configured stream; untouched when it already is, because any
+    settings change restarts the Media Source (a visible hiccup on every reconnect)."""
     current = request("GetInputSettings", {"inputName": AVATAR})["inputSettings"]
     wanted = avatar_settings(url)
-    if any(current.get(key) != wanted[key] for key in ("is_local_file", "input", "input_format", "ffmpeg_options")):
+    if any(current.get(key) != wanted[key] for key in ("is_local_file", "input", "input_format")):
         request("SetInputSettings", {"inputName": AVATAR, "inputSettings": wanted})
 
 
