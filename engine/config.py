@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import CohostError
+from engine.files import write_private
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 
@@ -282,11 +283,5 @@ def update_user_config(updates: dict[str, dict[str, Any]], path: Path | None = N
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
         lines.append("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private(path, "\n".join(lines))
     return path

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 from engine.api.auth import ensure_token
 from engine.config import Config, load_config, update_user_config
 from engine.errors import CohostError, UsageError
+from engine import files
 from engine.obs import sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,14 +307,8 @@ def collection_change(config_dir: Path, config: Config, token: str) -> tuple[str
 
 def write_private(change: FileChange) -> None:
     """Writes atomically with mode 0600: these files hold the websocket password or the API token."""
-    change.path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = change.path.with_name(change.path.name + ".cohost-tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(change.content)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, change.path)
+        files.write_private(change.path, change.content)
     except OSError as e:
         raise CohostError(f"cannot write {change.path}: {e.strerror}") from None
 

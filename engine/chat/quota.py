@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
+
+from engine.files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +98,4 @@ def read_spent(path: Path, day: date) -> int:
 
 def write_spent(path: Path, day: date, spent: int) -> None:
     """Saves `spent` for `day` in `path`, replacing the file whole: a crash mid-write leaves the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"day": day.isoformat(), "spent": spent}, f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_private(path, json.dumps({"day": day.isoformat(), "spent": spent}))
