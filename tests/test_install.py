@@ -77,3 +77,12 @@ def test_model_step_is_idempotent(tmp_path: Path) -> None:
     assert sorted(path for path in cache.rglob("*") if path.is_file()) == files
     assert {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in files} == before
     assert "piper voice prepared: " + str(cache / "voice" / "en_US-joe-medium") in out
+
+
+def test_llama_build_for_x86_64_never_compiles_for_the_building_cpu(install: ModuleType) -> None:
+    """-march=native put ggml's AMX kernel into the wheel on CI's Xeons, and it segfaulted there."""
+    folder, cmake_args = install.llama_build("x86_64", {"avx2", "amx_int8", "amx_tile", "avx512f"})
+    assert "-DGGML_NATIVE=OFF" in cmake_args.split()
+    assert "AMX" not in cmake_args and "AVX512" not in cmake_args
+    older_folder, older_args = install.llama_build("x86_64", {"sse4_2"})
+    assert "-DGGML_AVX2=ON" not in older_args.split() and older_folder != folder
