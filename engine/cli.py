@@ -12,7 +12,7 @@ from engine.config import Config, load_config
 from engine.errors import CohostError, UsageError
 
 MIN_SIZE, MAX_SIZE = 64, 3840
-BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency")
+BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency", "moderation")
 
 
 class CliParser(argparse.ArgumentParser):
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream = sub.add_parser("stream", help="go live on a platform through OBS: start, stop, status, set-key")
     stream.add_argument("rest", nargs=argparse.REMAINDER)
 
-    bench = sub.add_parser("bench", help="measure speed and sync (render, voice, lipsync)")
+    bench = sub.add_parser("bench", help="measure speed, sync and moderation (" + ", ".join(BENCHMARKS) + ")")
     bench.add_argument("what", choices=BENCHMARKS)
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark (--help for them)")
     bench.set_defaults(run=_cmd_bench)

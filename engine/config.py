@@ -135,6 +135,14 @@ class ModerationConfig:
     global_per_minute: int
     duplicate_window_s: float
     approve: bool
+    # The learned classifier (engine/moderation/classifier.py). Defaulted like defaults.toml, so code
+    # that builds a ModerationConfig for the word filter alone need not name them.
+    classifier: str = "builtin"
+    toxicity_threshold: float = 0.5
+    hate_threshold: float = 0.5
+    sexual_threshold: float = 0.5
+    self_harm_threshold: float = 0.5
+    spam_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
