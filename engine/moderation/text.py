@@ -4,8 +4,8 @@ banned word.
 Links (also spelled out: "example dot com"), e-mail addresses and phone numbers are removed (a
 co-host that reads them out advertises for spammers). Banned words are matched through the usual
 evasions: English entries as whole words by engine.moderation.english (so "class" or "Scunthorpe"
-pass, "sh!t", "f**k", "kcuf" do not), Chinese entries anywhere once spaces and punctuation are
-taken out, in simplified or traditional characters.
+pass, "sh!t", "f**k", "kcuf" do not), Chinese entries on word boundaries by engine.moderation.chinese
+(split, traditional, homophones, pinyin, initials; 做爱心 and 日本 pass).
 """
 
 from __future__ import annotations
@@ -16,15 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ModerationConfig
-from engine.errors import CohostError
-from engine.moderation.confusables import unmask
+from engine.moderation.chinese import has_han, load_chinese_matcher
 from engine.moderation.english import EnglishMatcher
-
-_WORDS = Path(__file__).with_name("words")
-BUILTIN_WORD_FILES = (_WORDS / "en.txt", _WORDS / "zh.txt")
-# Ordinary words and phrases that hold an English entry ("Moby Dick", "cum laude").
-EN_ALLOW_FILE = _WORDS / "en_allow.txt"
-ZH_VARIANTS_FILE = _WORDS / "zh_variants.txt"
+from engine.moderation.word_files import BUILTIN_WORD_FILES, EN_ALLOW_FILE, read_word_file
 
 
 @dataclass(frozen=True)
@@ -71,7 +65,6 @@ _CONTACTS = re.compile(
     re.IGNORECASE,
 )
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"})
 
 _SEPARATORS = re.compile(r"[\W_]+")  # anything but letters and digits
 
@@ -106,61 +99,16 @@ def _cap(text: str, limit: int) -> str:
     return cut.rstrip()
 
 
-def _by_first_letter(bodies: set[tuple[str, str]]) -> str:
-    """An alternation of regexes, each given with the letter it starts with, grouped by that letter:
-    (?=[fs])(?:(?=f)(?:f+u+c+k+|f+c+k+)|(?=s)(?:s+h+i+t+)). sre tries alternatives one by one, so
-    this fails a position where no entry starts at one check, not at every entry."""
-    groups: dict[str, list[str]] = {}
-    for first, body in sorted(bodies):
-        groups.setdefault(first, []).append(body)
-    branches = "|".join(f"(?={re.escape(first)})(?:{'|'.join(group)})" for first, group in groups.items())
-    return f"(?=[{re.escape(''.join(groups))}])(?:{branches})"
-
-
-def _readings(text: str) -> set[str]:
-    """For the Chinese entries (which may hold Latin letters: "傻b"), the casefolded text as written
-    and with evasions undone (accents and look-alikes, leetspeak), each in its own copy so that
-    undoing one never hides another; most messages give one or two copies."""
-    folded = {text.casefold(), unmask(text).casefold()}
-    return folded | {form.translate(_LEET) for form in folded}
-
-
-def _is_latin(entry: str) -> bool:
-    return all(ord(ch) < 0x250 for ch in entry if ch.isalpha())
-
-
-def read_word_file(path: Path) -> list[str]:
-    """Entries of a banned-word file: one per line, blank lines and "#" comment lines skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise CohostError(f"cannot read banned-word file {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise CohostError(f"banned-word file {path} is not UTF-8 text") from None
-    entries = (unicodedata.normalize("NFKC", line).strip() for line in lines)
-    return [e for e in entries if e and not e.startswith("#")]
-
-
-def read_zh_variants(path: Path = ZH_VARIANTS_FILE) -> dict[int, str]:
-    """A str.translate table from traditional characters (and variants) to simplified ones, read
-    from lines "simplified traditional...", so both writings of a Chinese entry match."""
-    table: dict[int, str] = {}
-    for line in read_word_file(path):
-        simplified, *others = line.split()
-        table.update((ord(other), simplified) for other in others)
-    return table
-
-
 class TextFilter:
     def __init__(self, config: ModerationConfig):
         self._max_chars = config.max_chars
-        paths = [*BUILTIN_WORD_FILES, *(Path(p).expanduser() for p in config.banned_word_files)]
-        entries = {e for path in paths for e in read_word_file(path) if _SEPARATORS.sub("", e)}
-        self._to_simplified = read_zh_variants()
-        self._english = EnglishMatcher((e for e in entries if _is_latin(e)), read_word_file(EN_ALLOW_FILE))
-        chinese = {self._chinese_form(e.casefold()) for e in entries if not _is_latin(e)}
-        never = r"(?!x)x"  # an empty list matches nothing
-        self._chinese = re.compile(_by_first_letter({(e[0], re.escape(e)) for e in chinese}) if chinese else never)
+        user_files = [Path(p).expanduser() for p in config.banned_word_files]
+        entries = {e for path in (*BUILTIN_WORD_FILES, *user_files) for e in read_word_file(path)}
+        # Entries in other alphabets (a user's "сука") are whole words too, as the English ones.
+        self._english = EnglishMatcher(
+            (e for e in entries if _SEPARATORS.sub("", e) and not has_han(e)), read_word_file(EN_ALLOW_FILE)
+        )
+        self._chinese = load_chinese_matcher(user_files)
 
     def clean_input(self, text: str) -> Verdict:
         """A viewer's message as it may be asked: cleaned and cut to max_chars. A banned word
@@ -176,14 +124,7 @@ class TextFilter:
         return self._verdict(cleaned, cleaned)
 
     def is_banned(self, text: str) -> bool:
-        if any(self._chinese.search(self._chinese_form(form)) for form in _readings(text)):
-            return True
-        return self._english.find(text) is not None
-
-    def _chinese_form(self, text: str) -> str:
-        """Chinese entries match anywhere once spaces and punctuation are out, in simplified
-        characters."""
-        return _SEPARATORS.sub("", text).translate(self._to_simplified)
+        return self._chinese.find(text) is not None or self._english.find(text) is not None
 
     def _verdict(self, text: str, *checked: str) -> Verdict:
         if not any(ch.isalnum() for ch in text):
