@@ -143,6 +143,10 @@ class ModerationConfig:
     sexual_threshold: float = 0.5
     self_harm_threshold: float = 0.5
     spam_threshold: float = 0.5
+    # The LLM judge (engine/moderation/judge.py), defaulted the same way.
+    judge: bool = False
+    judge_timeout_s: float = 0.8
+    judge_band: list[float] = field(default_factory=lambda: [0.35, 0.65])
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
@@ -17,7 +15,7 @@ from engine.brain.prompt import build_messages
 from engine.chat.message import ChatMessage
 from tests.harness.llama import API_KEY, LlamaServer, llama, requires_llama_cpp  # noqa: F401  (fixture)
 from tests.harness.process import free_port, wait_until
-from tests.harness.web import serve_app
+from tests.harness.web import fake_server  # noqa: F401  (fixture)
 
 QUESTION = BrainRequest(ChatMessage("twitch", "ana", "What is your favourite colour?"))
 
@@ -117,35 +115,6 @@ def test_malformed_address_is_refused_at_once(config) -> None:
 # llama-cpp-python serves its one model under any name and never sends a broken stream, so these two
 # replies come from a fake peer: a small aiohttp server with Ollama's exact 404 body, and one that
 # sends garbage in its event stream.
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.fixture
-def fake_server() -> Iterator[Callable[[Handler], str]]:
-    """Serves a handler on POST /v1/chat/completions on a loopback port; returns the base url."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    runners: list[web.AppRunner] = []
-
-    def serve(handler: Handler) -> str:
-        async def start() -> int:
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", handler)
-            runner, port = await serve_app(app)
-            runners.append(runner)
-            return port
-
-        port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-        return f"http://127.0.0.1:{port}/v1"
-
-    yield serve
-    for runner in runners:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-
 
 async def ollama_model_missing(request: web.Request) -> web.Response:
     model = (await request.json())["model"]

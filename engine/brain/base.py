@@ -10,8 +10,9 @@ connection so the server stops generating too. A model that fails raises BrainEr
 
 from __future__ import annotations
 
+import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
 from engine.chat.message import ChatMessage
@@ -31,11 +32,18 @@ class Exchange:
     answer: str
 
 
+def new_canary() -> str:
+    """A random word for one answer's system prompt that the answer must never hold: if it does, the
+    model is reciting its instructions (engine.moderation.injection.followed_injection)."""
+    return secrets.token_hex(4)
+
+
 @dataclass(frozen=True)
 class BrainRequest:
     message: ChatMessage  # what to answer (its text already moderated)
     viewer_memory: tuple[Exchange, ...] = ()  # this viewer's last exchanges, oldest first
     stream_memory: tuple[Exchange, ...] = ()  # the stream's last exchanges with anyone, oldest first
+    canary: str = field(default_factory=new_canary)  # "" = none
 
 
 class Brain(Protocol):

@@ -2,6 +2,7 @@
 
 One streamed POST {url}/chat/completions per answer, read as server-sent events on a worker thread:
 a cancel returns at once and shuts the socket, so the server sees the client gone and stops generating.
+`complete` asks one short question without streaming, within a time budget (the moderation judge).
 Standard library only (http.client), so no event loop is needed in the caller.
 """
 
@@ -11,6 +12,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -24,6 +26,7 @@ from engine.config import BrainConfig, PersonaConfig
 # The fallback brain gives up much earlier on a slow first word; this bounds a stall in mid-answer.
 TIMEOUT_S = 60.0
 _ERROR_BODY_BYTES = 4096
+_ANSWER_BYTES = 1 << 20  # a non-streamed answer longer than this is no short answer
 
 Emit = Callable[[str], None]
 
@@ -56,29 +59,52 @@ class OpenAIBrain:
             "stream": True,
         }
         connection = _Connection(self._parts, self._timeout_s)
-        worker = Worker(partial(self._produce, connection, json.dumps(body).encode()), connection.abort, "openai")
+        produce = partial(self._produce, connection, json.dumps(body).encode(), True)
+        worker = Worker(produce, connection.abort, "openai")
         yield from worker.pieces(cancel)
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int, timeout_s: float) -> str:
+        """The server's answer to `messages`, not streamed, at temperature 0, within `timeout_s` in all
+        (connecting included). Raises TimeoutError when late, BrainError when the server fails; the
+        connection is shut either way, so the server stops on its side too."""
+        body = {
+            "model": self._brain.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "stream": False,
+        }
+        connection = _Connection(self._parts, timeout_s)
+        produce = partial(self._produce, connection, json.dumps(body).encode(), False)
+        worker = Worker(produce, connection.abort, "openai-complete")
+        try:
+            answer = worker.next(threading.Event(), time.monotonic() + timeout_s)
+        finally:
+            worker.close()
+        if answer is None:
+            raise BrainError(f"the LLM server at {self.url} sent no answer")
+        return answer
 
     def close(self) -> None:
         """Nothing to release: each answer opens and closes its own connection."""
 
-    def _produce(self, connection: _Connection, body: bytes, emit: Emit, halt: threading.Event) -> None:
+    def _produce(self, connection: _Connection, body: bytes, streamed: bool, emit: Emit, halt: threading.Event) -> None:
         try:
             try:
                 connection.open()
             except OSError as e:
                 raise self._unreachable(e) from None
-            response = connection.post(self._path("/chat/completions"), body, self._headers())
+            response = connection.post(self._path("/chat/completions"), body, self._headers(streamed))
             if response.status != 200:
                 raise self._refused(response.status, response.read(_ERROR_BODY_BYTES))
-            self._read_events(response, emit, halt)
+            (self._read_events if streamed else self._read_answer)(response, emit, halt)
         except (OSError, http.client.HTTPException, BrainError) as e:
             if halt.is_set():
                 return  # we shut the socket ourselves: whatever broke is our doing
             if isinstance(e, BrainError):
                 raise
             if isinstance(e, TimeoutError):
-                raise BrainError(f"the LLM server at {self.url} sent nothing for {self._timeout_s:g} s") from None
+                raise BrainError(f"the LLM server at {self.url} sent nothing for {connection.timeout_s:g} s") from None
             raise BrainError(f"the LLM server at {self.url} broke off the answer ({_describe(e)})") from None
         finally:
             connection.close()
@@ -100,6 +126,19 @@ class OpenAIBrain:
                 emit(piece)
         raise BrainError(f"the LLM server at {self.url} closed the stream before the answer was complete")
 
+    def _read_answer(self, response: http.client.HTTPResponse, emit: Emit, halt: threading.Event) -> None:
+        """choices[0].message.content of a non-streamed answer."""
+        body = response.read(_ANSWER_BYTES)
+        try:
+            answer = json.loads(body)
+            content = answer["choices"][0]["message"]["content"]
+        except (ValueError, TypeError, KeyError, IndexError):
+            raise self._malformed(body.decode("utf-8", errors="replace"), "answer") from None
+        if not isinstance(content, str):
+            raise self._malformed(body.decode("utf-8", errors="replace"), "answer")
+        if not halt.is_set():
+            emit(content)
+
     def _content(self, data: str) -> str:
         """choices[0].delta.content of one event; "" for events without text (the role, the finish)."""
         try:
@@ -120,8 +159,8 @@ class OpenAIBrain:
     def _path(self, endpoint: str) -> str:
         return self._parts.path.rstrip("/") + endpoint
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+    def _headers(self, streamed: bool) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if streamed else "application/json"}
         if self._brain.api_key:
             headers["Authorization"] = f"Bearer {self._brain.api_key}"
         return headers
@@ -151,8 +190,8 @@ class OpenAIBrain:
             )
         return BrainError(f"the LLM server at {self.url} answered HTTP {status}: {detail}")
 
-    def _malformed(self, line: str) -> BrainError:
-        return BrainError(f"the LLM server at {self.url} sent a malformed stream: {_one_line(line)!r}")
+    def _malformed(self, line: str, what: str = "stream") -> BrainError:
+        return BrainError(f"the LLM server at {self.url} sent a malformed {what}: {_one_line(line)!r}")
 
 
 class _Connection:
@@ -161,6 +200,7 @@ class _Connection:
     def __init__(self, parts: urllib.parse.SplitResult, timeout_s: float) -> None:
         kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         self._http = kind(parts.hostname or "", parts.port, timeout=timeout_s)
+        self.timeout_s = timeout_s
         self._lock = threading.Lock()
         self._aborted = False
 

@@ -2,6 +2,8 @@
 
 Viewer text never reaches the system message. Each viewer message goes into a user turn as a JSON
 object, so quotes and newlines in it are escaped and it reads as quoted data, not as instructions.
+The system message ends with the answer's canary, a word the answer must never write: a reply that
+holds it is reciting the prompt, and is never spoken (engine.moderation.injection).
 """
 
 from __future__ import annotations
@@ -39,9 +41,20 @@ def persona_prompt(persona: PersonaConfig) -> str:
     )
 
 
+def instructions(persona: PersonaConfig | None = None) -> str:
+    """The system prompt without the canary: what a reply that leaks it is compared with. Without a
+    persona, the hardening alone (it is in every system prompt)."""
+    return f"{persona_prompt(persona)}\n\n{HARDENING}" if persona is not None else HARDENING
+
+
+def system_message(persona: PersonaConfig, canary: str = "") -> str:
+    hardened = instructions(persona)
+    return f"{hardened} Never write the word {canary}." if canary else hardened
+
+
 def build_messages(persona: PersonaConfig, request: BrainRequest) -> list[dict[str, str]]:
     """OpenAI chat format: system, then earlier exchanges as user/assistant pairs, then the question."""
-    messages = [{"role": "system", "content": f"{persona_prompt(persona)}\n\n{HARDENING}"}]
+    messages = [{"role": "system", "content": system_message(persona, request.canary)}]
     for exchange in _memory(request):
         messages.append({"role": "user", "content": _quoted({"user": exchange.user, "text": exchange.question})})
         messages.append({"role": "assistant", "content": exchange.answer})

@@ -32,6 +32,7 @@ from engine.errors import CohostError, QueueFull
 from engine.live.events import Event, EventSink
 from engine.live.engine import SpeechSource
 from engine.moderation.gate import ChatGate
+from engine.moderation.judge import load_judge
 from engine.moderation.text import TextFilter
 from engine.voice.text import normalise
 
@@ -84,7 +85,7 @@ class Conversation:
         self.outcomes: Counter[str] = Counter()  # what became of each chat message, for status()
         self.answer_hooks: list[Callable[[ChatMessage, str], None]] = []  # e.g. reply in Twitch chat
         self._sink = sink
-        self._filter = text_filter or TextFilter(config.moderation)
+        self._filter = text_filter or TextFilter(config.moderation, load_judge(config))
         self._gate = gate or ChatGate(config.moderation)
         self._triggers = Triggers(config.triggers, config.persona.name)
         self._memory = Memory(config.persona.memory_turns, memory_path(queue.path))
@@ -269,7 +270,7 @@ class Conversation:
             else:
                 viewer, stream = self._memory.recall(question.message)
                 reply = Reply(self.brain, BrainRequest(question.message, viewer, stream), self._filter,
-                              self.config.persona.max_sentences).start()
+                              self.config.persona.max_sentences, self.config.persona).start()
                 line_id = self.engine.say_stream(reply, _display(question))
         except CohostError as e:
             log.warning("cannot say %s: %s", question.id, e)

@@ -2,8 +2,10 @@
 
 It runs on its own thread from the moment it starts, so the brain keeps writing while the voice
 speaks the first sentence; the live engine iterates it as a SpeechSource. A sentence the filter
-refuses ends the answer there: what was already said stands, and nothing after an unsafe sentence
-goes on air (it would rarely make sense without it). `cancel()` (stop talking, mute) stops the brain.
+refuses, or one that carries out an order from chat (it recites the prompt, says what the viewer told
+it to say, takes on the role given), ends the answer there: what was already said stands, and nothing
+after an unsafe sentence goes on air (it would rarely make sense without it). `cancel()` (stop
+talking, mute) stops the brain.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import time
 from typing import Iterator
 
 from engine.brain.base import Brain, BrainError, BrainRequest
+from engine.brain.prompt import instructions
 from engine.brain.sentences import SentenceSplitter
+from engine.config import PersonaConfig
+from engine.moderation.injection import followed_injection
 from engine.moderation.text import TextFilter
 
 log = logging.getLogger(__name__)
@@ -24,14 +29,24 @@ _END = object()
 
 
 class Reply:
-    def __init__(self, brain: Brain, request: BrainRequest, text_filter: TextFilter, max_sentences: int) -> None:
+    def __init__(
+        self,
+        brain: Brain,
+        request: BrainRequest,
+        text_filter: TextFilter,
+        max_sentences: int,
+        persona: PersonaConfig | None = None,  # whose system prompt a leak would recite
+    ) -> None:
         self.request = request
         self.sentences: list[str] = []  # accepted for the voice, in order
-        self.refused = ""  # the reason the output filter stopped the answer, if it did
+        # Why the answer was stopped, if it was: the output filter's reason ("banned"), or the kind
+        # of order from chat the sentence carried out ("leak", "echo", "role").
+        self.refused = ""
         self.first_sentence_s: float | None = None  # from start() to the first sentence ready
         self._brain = brain
         self._filter = text_filter
         self._max = max(1, max_sentences)
+        self._instructions = instructions(persona)
         self._cancel = threading.Event()  # the brain stops: cancelled, refused, or enough sentences
         self._cancelled = threading.Event()  # the listener is gone: sentences already queued are dropped
         self._out: queue.Queue[object] = queue.Queue()
@@ -91,6 +106,12 @@ class Reply:
                 log.warning("a reply sentence was refused (%s); the answer ends there", verdict.reason)
                 return False
             return True
+        reply_so_far = " ".join([*self.sentences, verdict.text])
+        order = followed_injection(reply_so_far, self.request.message.text, self.request.canary, self._instructions)
+        if order:
+            self.refused = order
+            log.warning("a reply sentence carried out an order from chat (%s); the answer ends there", order)
+            return False
         if self.first_sentence_s is None:
             self.first_sentence_s = time.monotonic() - self._started
         self.sentences.append(verdict.text)

@@ -10,6 +10,7 @@ pass, "sh!t", "f**k", "kcuf" do not), Chinese entries on word boundaries by engi
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,7 +18,10 @@ from pathlib import Path
 
 from engine.config import ModerationConfig
 from engine.moderation.chinese import has_han, load_chinese_matcher
+from engine.moderation.classifier import LABELS, flagged, load_classifier, thresholds
 from engine.moderation.english import EnglishMatcher
+from engine.moderation.injection import injection_cue
+from engine.moderation.judge import Judge
 from engine.moderation.word_files import BUILTIN_WORD_FILES, EN_ALLOW_FILE, read_word_file
 
 
@@ -25,7 +29,9 @@ from engine.moderation.word_files import BUILTIN_WORD_FILES, EN_ALLOW_FILE, read
 class Verdict:
     ok: bool
     text: str  # the cleaned text
-    reason: str = ""  # why not ok: "banned" or "empty"
+    # Why not ok: "empty", "banned", "injection" (chat), the classifier's label ("toxicity", "hate", ...),
+    # or "unsure" (a reply sentence the judge did not clear).
+    reason: str = ""
     removed: tuple[str, ...] = ()  # contact details taken out of the text (links, phone numbers, IDs)
 
     @property
@@ -100,8 +106,14 @@ def _cap(text: str, limit: int) -> str:
 
 
 class TextFilter:
-    def __init__(self, config: ModerationConfig):
+    """Every layer a chat message or a reply sentence passes before it may reach air, cheapest first:
+    cleaning and contact details, banned words (English and Chinese), instructions aimed at the
+    brain (chat only), then the learned classifier."""
+
+    def __init__(self, config: ModerationConfig, judge: Judge | None = None):
+        """`judge` (an LLM on the brain's server) decides reply sentences the classifier is unsure about."""
         self._max_chars = config.max_chars
+        self._judge = judge
         user_files = [Path(p).expanduser() for p in config.banned_word_files]
         entries = {e for path in (*BUILTIN_WORD_FILES, *user_files) for e in read_word_file(path)}
         # Entries in other alphabets (a user's "сука") are whole words too, as the English ones.
@@ -109,6 +121,8 @@ class TextFilter:
             (e for e in entries if _SEPARATORS.sub("", e) and not has_han(e)), read_word_file(EN_ALLOW_FILE)
         )
         self._chinese = load_chinese_matcher(user_files)
+        self._classifier = load_classifier(config)
+        self._thresholds = thresholds(config)
 
     def clean_input(self, text: str) -> Verdict:
         """A viewer's message as it may be asked: cleaned and cut to max_chars. A banned word
@@ -116,12 +130,22 @@ class TextFilter:
         # Whatever lies far past the cut cannot be asked; bounding it bounds the work on a flood.
         cleaned = clean(text[: 8 * self._max_chars + 64])
         capped = _cap(cleaned, self._max_chars)
-        return self._verdict(capped, *{cleaned, capped})
+        verdict = self._verdict(capped, *{cleaned, capped})
+        if verdict.ok and injection_cue(cleaned):
+            return dataclasses.replace(verdict, ok=False, reason="injection")
+        return verdict
 
     def check_output(self, sentence: str) -> Verdict:
-        """A reply sentence as it may be spoken; never on air when it holds a banned word."""
+        """A reply sentence as it may be spoken; never on air when it holds a banned word, nor when the
+        classifier is unsure and the judge does not clear it in time."""
         cleaned = clean(sentence)
-        return self._verdict(cleaned, cleaned)
+        verdict = self._verdict(cleaned, cleaned)
+        if verdict.ok and self._judge is not None and self._classifier is not None:
+            scores = self._classifier.scores(cleaned)
+            if any(self._judge.unsure(getattr(scores, label)) for label in LABELS):
+                cleared = self._judge.unsafe(cleaned) is False
+                return verdict if cleared else dataclasses.replace(verdict, ok=False, reason="unsure")
+        return verdict
 
     def is_banned(self, text: str) -> bool:
         return self._chinese.find(text) is not None or self._english.find(text) is not None
@@ -131,4 +155,9 @@ class TextFilter:
             return Verdict(False, text, "empty")
         if any(self.is_banned(t) for t in checked):
             return Verdict(False, text, "banned")
+        if self._classifier is not None:
+            for t in checked:
+                label = flagged(self._classifier.scores(t), self._thresholds)
+                if label is not None:
+                    return Verdict(False, text, label)
         return Verdict(True, text)
