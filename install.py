@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
     parser.add_argument("--dev", action="store_true", help="also install what the tests and benchmarks need")
     parser.add_argument("--online", action="store_true", help="let models that no installed package ships download")
     parser.add_argument("--llm", action="store_true",
-                        help="also install the local brain, llama-cpp-python (built from source once: ~10 minutes)")
+                        help="also install the local brain, llama-cpp-python (built from source once: a few minutes)")
     parser.add_argument("--obs", action="store_true",
                         help="also set up OBS: obs-websocket on with a password, the co-host scene collection and script")
     args = parser.parse_args(argv)
