@@ -1,11 +1,12 @@
-"""What may go on air: chat questions and reply sentences cleaned, and dropped when they hold a
-banned word.
+"""What may go on air: chat questions and reply sentences cleaned, and dropped when a layer refuses them.
 
-Links (also spelled out: "example dot com"), e-mail addresses and phone numbers are removed (a
-co-host that reads them out advertises for spammers). Banned words are matched through the usual
-evasions: English entries as whole words by engine.moderation.english (so "class" or "Scunthorpe"
-pass, "sh!t", "f**k", "kcuf" do not), Chinese entries on word boundaries by engine.moderation.chinese
-(split, traditional, homophones, pinyin, initials; 做爱心 and 日本 pass).
+Contact details in any writing (links, e-mails, phone numbers, chat IDs) are removed by
+engine.moderation.contacts: a co-host that reads them out advertises for spammers. Banned words are
+matched through the usual evasions: English entries as whole words by engine.moderation.english (so
+"class" or "Scunthorpe" pass, "sh!t", "f**k", "kcuf" do not), Chinese entries on word boundaries by
+engine.moderation.chinese (split, traditional, homophones, pinyin, initials; 做爱心 and 日本 pass).
+Chat that gives the brain orders is refused (engine.moderation.injection), and the learned
+classifier (engine.moderation.classifier) scores what the lists do not name.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from engine.config import ModerationConfig
 from engine.moderation.chinese import has_han, load_chinese_matcher
+from engine.moderation.contacts import strip_contacts
 from engine.moderation.classifier import LABELS, flagged, load_classifier, thresholds
 from engine.moderation.english import EnglishMatcher
 from engine.moderation.injection import injection_cue
@@ -44,40 +46,12 @@ class Verdict:
 # spammers put them between letters.
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
-# Top-level domains of bare links ("example.com/x", "discord.gg/abc", "t.me/x"). Common English
-# words that are also TLDs (in, it, to, no, is, be) are left out so chat prose survives.
-_TLDS = (
-    "com|net|org|edu|gov|io|gg|tv|cn|co|cc|me|uk|us|ru|de|fr|jp|kr|tw|hk|eu|info|biz|xyz|top|vip|"
-    "club|shop|site|online|live|app|dev|link|ly|fm|ai|tk|icu|fun|wang|ink|store|tech|stream"
-)
-_ASCII_URL_REST = r"[\x21-\x7e]*"  # a link ends at a space or at the first non-ASCII character
-# A dot spelled out: "example dot com", "example(dot)com", "example [.] com", "example。com",
-# "example点com". The Chinese full stop takes no spaces: "ok。 me too" is a sentence.
-_SPELLED_DOT = r"\s+dot\s+|\s*[(\[{<【]\s*(?:dot|\.)\s*[)\]}>】]\s*|。|\s*[点點]\s*"
-# Words before a spelled "dot com" or "dot net" that make it prose: "the dot com bubble".
-_PROSE_BEFORE_DOT = r"a|an|the|in|of|and|or|for|with|like"
-_CONTACTS = re.compile(
-    r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"  # e-mail
-    rf"|https?://{_ASCII_URL_REST}"
-    rf"|www\.{_ASCII_URL_REST}"
-    # A bare domain's TLD in one case: "said.No way" is a typo, "twitch.tv" and "TWITCH.TV" are links.
-    rf"|(?<![a-z0-9.-])(?:[a-z0-9-]+\.)+(?-i:{_TLDS}|{_TLDS.upper()})(?![a-z0-9-])(?:[/?#:]{_ASCII_URL_REST})?"
-    # A spelled-out domain. Its first label holds a letter: "8点live" is "live at eight".
-    rf"|(?<![a-z0-9.-])(?=[a-z0-9-]*[a-z])(?!(?:{_PROSE_BEFORE_DOT})\s)(?:[a-z0-9-]++(?:{_SPELLED_DOT}))+"
-    rf"(?:{_TLDS})(?![a-z0-9-])(?:\s*/\s*{_ASCII_URL_REST})?"
-    r"|\+[0-9](?:[\s.()-]{0,2}[0-9]){6,14}"  # international: +86 138 1234 5678, +1 (555) 123-4567
-    r"|(?<![0-9])(?:\([0-9]{3}\)|[0-9]{3})[\s.-]?[0-9]{3}[\s.-]?[0-9]{4}(?![0-9])"  # US: 555-123-4567
-    r"|(?<![0-9])1[3-9][0-9](?:[\s-]?[0-9]{4}){2}(?![0-9])",  # Chinese mobile: 138 1234 5678
-    re.IGNORECASE,
-)
-
-
 _SEPARATORS = re.compile(r"[\W_]+")  # anything but letters and digits
 
 
-def clean(text: str) -> str:
-    """NFKC text without control or invisible characters, links, e-mails and phone numbers, with its
-    whitespace collapsed."""
+def clean(text: str) -> tuple[str, tuple[str, ...]]:
+    """NFKC text without control or invisible characters and without contact details, its whitespace
+    collapsed; and the contact details taken out."""
     text = unicodedata.normalize("NFKC", text)
     kept = []
     for ch in text:
@@ -86,7 +60,7 @@ def clean(text: str) -> str:
             kept.append(" ")
         elif category[0] != "C" and ch not in _INVISIBLE:  # Cc, Cf (zero-width), Cs, Co, Cn
             kept.append(ch)
-    return " ".join(_CONTACTS.sub(" ", "".join(kept)).split())
+    return strip_contacts("".join(kept))
 
 
 def fingerprint(text: str) -> str:
@@ -128,9 +102,9 @@ class TextFilter:
         """A viewer's message as it may be asked: cleaned and cut to max_chars. A banned word
         anywhere in it, even past the cut, drops the whole message."""
         # Whatever lies far past the cut cannot be asked; bounding it bounds the work on a flood.
-        cleaned = clean(text[: 8 * self._max_chars + 64])
+        cleaned, removed = clean(text[: 8 * self._max_chars + 64])
         capped = _cap(cleaned, self._max_chars)
-        verdict = self._verdict(capped, *{cleaned, capped})
+        verdict = dataclasses.replace(self._verdict(capped, *{cleaned, capped}), removed=removed)
         if verdict.ok and injection_cue(cleaned):
             return dataclasses.replace(verdict, ok=False, reason="injection")
         return verdict
@@ -138,8 +112,8 @@ class TextFilter:
     def check_output(self, sentence: str) -> Verdict:
         """A reply sentence as it may be spoken; never on air when it holds a banned word, nor when the
         classifier is unsure and the judge does not clear it in time."""
-        cleaned = clean(sentence)
-        verdict = self._verdict(cleaned, cleaned)
+        cleaned, removed = clean(sentence)
+        verdict = dataclasses.replace(self._verdict(cleaned, cleaned), removed=removed)
         if verdict.ok and self._judge is not None and self._classifier is not None:
             scores = self._classifier.scores(cleaned)
             if any(self._judge.unsure(getattr(scores, label)) for label in LABELS):
