@@ -138,11 +138,12 @@ class ModerationConfig:
     # The learned classifier (engine/moderation/classifier.py). Defaulted like defaults.toml, so code
     # that builds a ModerationConfig for the word filter alone need not name them.
     classifier: str = "builtin"
-    toxicity_threshold: float = 0.5
-    hate_threshold: float = 0.5
-    sexual_threshold: float = 0.5
-    self_harm_threshold: float = 0.5
-    spam_threshold: float = 0.5
+    encoder_band: list[float] = field(default_factory=lambda: [0.4, 0.9])
+    toxicity_threshold: float = 0.6
+    hate_threshold: float = 0.6
+    sexual_threshold: float = 0.6
+    self_harm_threshold: float = 0.6
+    spam_threshold: float = 0.6
     # The LLM judge (engine/moderation/judge.py), defaulted the same way.
     judge: bool = False
     judge_timeout_s: float = 0.8

