@@ -17,6 +17,7 @@ from engine.brain.openai import OpenAIBrain
 from engine.config import Config
 from engine.errors import CohostError
 from engine.moderation.judge import EXAMPLES, MAX_TOKENS, Judge, load_judge
+from engine.moderation.text import TextFilter
 from tests.harness.llama import API_KEY, LlamaServer, llama, requires_llama_cpp  # noqa: F401  (fixture)
 from tests.harness.process import free_port
 from tests.harness.web import fake_server  # noqa: F401  (fixture)
@@ -140,3 +141,25 @@ def test_a_bad_judge_setting_is_a_one_line_error(config, changes: dict, message:
     with pytest.raises(CohostError) as caught:
         load_judge(with_moderation(config, judge=True, **changes))
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def unsure_everywhere(config: Config, url: str, timeout_s: float = 5.0) -> Judge:
+    """A judge for whom every classifier score is unsure, so each reply sentence is put to it."""
+    brain = dataclasses.replace(config.brain, backend="openai", url=url, api_key=API_KEY)
+    return Judge(OpenAIBrain(brain, config.persona), timeout_s, (0.0, 1.0))
+
+
+@pytest.mark.parametrize(("content", "spoken"), [("SAFE", True), ("UNSAFE", False), ("no idea", False)])
+def test_a_reply_sentence_the_classifier_is_unsure_about_is_spoken_only_when_the_judge_clears_it(
+    config, fake_server, content: str, spoken: bool
+) -> None:
+    text_filter = TextFilter(config.moderation, unsure_everywhere(config, fake_server(answering(content))))
+    verdict = text_filter.check_output(SENTENCE)
+    assert (verdict.ok, verdict.reason) == ((True, "") if spoken else (False, "unsure"))
+
+
+def test_chat_is_never_put_to_the_judge(config, fake_server) -> None:
+    seen: list[dict] = []
+    text_filter = TextFilter(config.moderation, unsure_everywhere(config, fake_server(answering("UNSAFE", seen))))
+    assert text_filter.clean_input(SENTENCE).ok
+    assert seen == []

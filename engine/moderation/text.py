@@ -20,7 +20,7 @@ from pathlib import Path
 from engine.config import ModerationConfig
 from engine.moderation.chinese import has_han, load_chinese_matcher
 from engine.moderation.contacts import strip_contacts
-from engine.moderation.classifier import LABELS, flagged, load_classifier, thresholds
+from engine.moderation.classifier import LABELS, Scores, flagged, load_classifier, thresholds
 from engine.moderation.english import EnglishMatcher
 from engine.moderation.injection import injection_cue
 from engine.moderation.judge import Judge
@@ -80,9 +80,9 @@ def _cap(text: str, limit: int) -> str:
 
 
 class TextFilter:
-    """Every layer a chat message or a reply sentence passes before it may reach air, cheapest first:
-    cleaning and contact details, banned words (English and Chinese), instructions aimed at the
-    brain (chat only), then the learned classifier."""
+    """Every layer a chat message or a reply sentence passes before it may reach air: cleaning and
+    contact details, banned words (English and Chinese), the learned classifier, then instructions
+    aimed at the brain (chat) or the judge on sentences the classifier is unsure about (replies)."""
 
     def __init__(self, config: ModerationConfig, judge: Judge | None = None):
         """`judge` (an LLM on the brain's server) decides reply sentences the classifier is unsure about."""
@@ -104,7 +104,12 @@ class TextFilter:
         # Whatever lies far past the cut cannot be asked; bounding it bounds the work on a flood.
         cleaned, removed = clean(text[: 8 * self._max_chars + 64])
         capped = _cap(cleaned, self._max_chars)
-        verdict = dataclasses.replace(self._verdict(capped, *{cleaned, capped}), removed=removed)
+        checked = {cleaned, capped}
+        verdict = self._words(capped, removed, checked)
+        if verdict.ok:
+            label = next(filter(None, (self._flagged(self._scores(t)) for t in checked)), None)
+            if label is not None:
+                return dataclasses.replace(verdict, ok=False, reason=label)
         if verdict.ok and injection_cue(cleaned):
             return dataclasses.replace(verdict, ok=False, reason="injection")
         return verdict
@@ -113,10 +118,15 @@ class TextFilter:
         """A reply sentence as it may be spoken; never on air when it holds a banned word, nor when the
         classifier is unsure and the judge does not clear it in time."""
         cleaned, removed = clean(sentence)
-        verdict = dataclasses.replace(self._verdict(cleaned, cleaned), removed=removed)
-        if verdict.ok and self._judge is not None and self._classifier is not None:
-            scores = self._classifier.scores(cleaned)
-            if any(self._judge.unsure(getattr(scores, label)) for label in LABELS):
+        verdict = self._words(cleaned, removed, {cleaned})
+        if not verdict.ok:
+            return verdict
+        scores = self._scores(cleaned)
+        label = self._flagged(scores)
+        if label is not None:
+            return dataclasses.replace(verdict, ok=False, reason=label)
+        if scores is not None and self._judge is not None:
+            if any(self._judge.unsure(getattr(scores, name)) for name in LABELS):
                 cleared = self._judge.unsafe(cleaned) is False
                 return verdict if cleared else dataclasses.replace(verdict, ok=False, reason="unsure")
         return verdict
@@ -124,14 +134,16 @@ class TextFilter:
     def is_banned(self, text: str) -> bool:
         return self._chinese.find(text) is not None or self._english.find(text) is not None
 
-    def _verdict(self, text: str, *checked: str) -> Verdict:
+    def _words(self, text: str, removed: tuple[str, ...], checked: set[str]) -> Verdict:
+        """`text` refused when it has no words or any of `checked` holds a banned one."""
         if not any(ch.isalnum() for ch in text):
-            return Verdict(False, text, "empty")
+            return Verdict(False, text, "empty", removed)
         if any(self.is_banned(t) for t in checked):
-            return Verdict(False, text, "banned")
-        if self._classifier is not None:
-            for t in checked:
-                label = flagged(self._classifier.scores(t), self._thresholds)
-                if label is not None:
-                    return Verdict(False, text, label)
-        return Verdict(True, text)
+            return Verdict(False, text, "banned", removed)
+        return Verdict(True, text, "", removed)
+
+    def _scores(self, text: str) -> Scores | None:
+        return None if self._classifier is None else self._classifier.scores(text)
+
+    def _flagged(self, scores: Scores | None) -> str | None:
+        return None if scores is None else flagged(scores, self._thresholds)
