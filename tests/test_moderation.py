@@ -778,6 +778,7 @@ def test_self_harm_phrased_in_many_ways_is_caught(text_filter, text):
         "she graduated magna cum laude",
         "summa cum laude, cum grano salis",
         "shiitake and shiitakes",
+        "thanks Ana! see you tomorrow",  # an exclamation mark after a name is no letter
         "主播yyds",  # Chinese slang ("the greatest"), not a slur read by its sound
         "the assassin ordered a cocktail from the therapist",
         "a blue tit and a great tit",

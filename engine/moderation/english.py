@@ -40,6 +40,8 @@ _STANDS_FOR = {
     "t": "7+",
     "u": "v",
 }
+# Symbols that end sentences and words as often as they stand for a letter ("hi!", "C++").
+_TRAILING_PUNCTUATION = "!|+"
 # A character of an entry written as more than one in the text.
 _SPELLED_AS = {"f": "ph"}
 # Kept in the joined reading, since each may stand for a letter; every other symbol is a separator.
@@ -53,10 +55,13 @@ _NEVER = re.compile(r"(?!x)x")
 MIN_REVERSED = 4  # shorter words read backwards are too often ordinary ones ("sex" / "xes")
 
 
-def _char_class(ch: str, first: bool, evasions: bool) -> str:
+def _char_class(ch: str, first: bool, last: bool, evasions: bool) -> str:
     """The characters of the text that may stand for entry letter `ch`; a word never starts with a
-    censored letter ("*uck" is too little to go on)."""
+    censored letter ("*uck" is too little to go on), nor ends with punctuation read as a letter
+    ("Ana!" is a name and an exclamation mark, not "anal")."""
     chars = ch + (_STANDS_FOR.get(ch, "") if evasions else "")
+    if last:
+        chars = "".join(c for c in chars if c not in _TRAILING_PUNCTUATION)
     if evasions and not first and ch.isalpha():
         chars += _WILD_ANY + (_WILD_VOWEL if ch in _VOWELS else "")
     return f"[{re.escape(chars)}]" if len(chars) > 1 else re.escape(ch)
@@ -68,8 +73,9 @@ def _word_body(word: str, evasions: bool) -> tuple[str, str]:
     since English doubles consonants in ordinary words ("raped" / "rapped", "asses" / "assess")
     while a drawn-out word repeats a letter three times or more ("fuuuck", "fuckkk")."""
     parts = []
-    for i, (ch, run) in enumerate((ch, len(list(group))) for ch, group in groupby(word)):
-        cls = _char_class(ch, first=i == 0, evasions=evasions)
+    runs = [(ch, len(list(group))) for ch, group in groupby(word)]
+    for i, (ch, run) in enumerate(runs):
+        cls = _char_class(ch, first=i == 0, last=i == len(runs) - 1, evasions=evasions)
         if evasions and ch in _SPELLED_AS:
             cls = f"(?:{cls}|{re.escape(_SPELLED_AS[ch])})"
         if run > 1:
