@@ -36,6 +36,7 @@ import numpy as np
 
 from engine.config import ModerationConfig
 from engine.errors import CohostError
+from engine.moderation.confusables import LEET
 
 LABELS = ("toxicity", "hate", "sexual", "self_harm", "spam")
 BUILTIN_MODEL = Path(__file__).with_name("classifier_model.npz")
@@ -90,7 +91,6 @@ _DIGITS = re.compile(r"\d{5,}")
 _LINK = re.compile(
     r"https?://|www\.|\b[a-z0-9-]+\s*(?:\.|\bdot\b|点)\s*(?:com|net|org|gg|io|ly|tv|cn|me|shop|xyz|top|vip)\b"
 )
-_LEET = str.maketrans("013457@$", "oieasta" + "s")
 
 
 def features(text: str) -> list[str]:
@@ -129,7 +129,7 @@ def _latin(word: str) -> str:
     """A Latin-script word with leetspeak read as letters ("sh1t", "a$$"); numbers become "#number"."""
     if not any(ch.isalpha() for ch in word):
         return "#number" if any(ch.isdigit() for ch in word) else ""
-    return word.translate(_LEET)
+    return word.translate(LEET)
 
 
 class LinearClassifier:

@@ -17,6 +17,9 @@ from importlib.resources import files
 # Where Unicode's prototype for a glyph is another letter than spammers mean ("І" is "l" to Unicode,
 # "I" in "ВІТСН"), or Unicode lists none: lower-case Cyrillic and Greek letters drawn like a Latin
 # one in chat fonts ("т", "к", "χ"), and Latin letters with a stroke that NFKD keeps whole.
+# Digits and symbols written for the letter they look like, inside a word: "sh1t", "a$$", "h4te".
+LEET = str.maketrans("013457@$", "oieastas")
+
 _OVERRIDES = {
     "\u0406": "I",  # Cyrillic І
     "\u04c0": "I",  # Cyrillic palochka Ӏ

@@ -22,9 +22,8 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
-from engine.moderation.confusables import unmask
+from engine.moderation.confusables import LEET, unmask
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
 _APOSTROPHES = re.compile(r"['’`´]")
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -295,7 +294,7 @@ def _plain(folded: str, joiner: str = " ") -> str:
     """Words of `folded` (leetspeak read, apostrophes dropped: "don't" -> "dont") separated by one
     space, punctuation turned into `joiner`, single letters in a row joined ("i g n o r e"), letter
     runs squeezed ("iiignore" -> "ignore")."""
-    text = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), _APOSTROPHES.sub("", folded))
+    text = _LEET_WORD.sub(lambda m: m.group().translate(LEET), _APOSTROPHES.sub("", folded))
     words = _PUNCTUATION.sub(joiner, text).split()
     joined: list[str] = []
     run: list[str] = []
