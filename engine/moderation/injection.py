@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from engine.moderation.confusables import LEET, unmask
+from engine.moderation.word_files import read_zh_variants
 
 _LEET_WORD = re.compile(r"[a-z0-9@$]*[a-z][a-z0-9@$]*")
 _APOSTROPHES = re.compile(r"['’`´]")
@@ -33,18 +34,8 @@ _SHORTHAND = {"u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "ple
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _TOKENS = re.compile(rf"[a-z0-9]+|[{_CJK}]")
 
-# Traditional forms of the characters in the Chinese patterns below (the banned-word variants file
-# lists only the characters of banned words).
-_SIMPLIFIED = str.maketrans({
-    "無": "无", "視": "视", "記": "记", "則": "则", "規": "规", "設": "设", "詞": "词", "統": "统", "開": "开",
-    "發": "发", "獄": "狱", "裝": "装", "現": "现", "沒": "没", "說": "说", "復": "复", "複": "复", "從": "从",
-    "訴": "诉", "唸": "念", "讀": "读", "話": "话", "這": "这", "個": "个", "過": "过", "濾": "滤", "審": "审",
-    "們": "们", "約": "约", "輸": "输", "給": "给", "為": "为", "啟": "启", "動": "动", "違": "违", "繞": "绕",
-    "關": "关", "閉": "闭", "隱": "隐", "顯": "显", "寫": "写", "來": "来", "學": "学", "稱": "称", "機": "机",
-    "僕": "仆", "級": "级", "權": "权", "條": "条", "貓": "猫", "隸": "隶", "聽": "听", "會": "会", "讓": "让",
-    "請": "请", "惡": "恶", "壞": "坏", "頭": "头", "麼": "么", "僅": "仅", "應": "应", "該": "该", "後": "后",
-    "將": "将", "樣": "样",
-})  # fmt: skip
+# Traditional characters read as simplified ones, as the Chinese patterns below are written.
+_SIMPLIFIED = read_zh_variants()
 
 
 def _squeezed(pattern: str) -> str:
