@@ -143,7 +143,7 @@ class ModerationConfig:
     hate_threshold: float = 0.6
     sexual_threshold: float = 0.6
     self_harm_threshold: float = 0.6
-    spam_threshold: float = 0.6
+    spam_threshold: float = 0.8
     # The LLM judge (engine/moderation/judge.py), defaulted the same way.
     judge: bool = False
     judge_timeout_s: float = 0.8
