@@ -139,10 +139,10 @@ class ModerationConfig:
     # that builds a ModerationConfig for the word filter alone need not name them.
     classifier: str = "builtin"
     encoder_band: list[float] = field(default_factory=lambda: [0.4, 0.9])
-    toxicity_threshold: float = 0.6
-    hate_threshold: float = 0.6
-    sexual_threshold: float = 0.6
-    self_harm_threshold: float = 0.6
+    toxicity_threshold: float = 0.5
+    hate_threshold: float = 0.5
+    sexual_threshold: float = 0.5
+    self_harm_threshold: float = 0.5
     spam_threshold: float = 0.8
     # The LLM judge (engine/moderation/judge.py), defaulted the same way.
     judge: bool = False

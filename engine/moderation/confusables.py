@@ -57,7 +57,8 @@ _NEVER = ((0x2E80, 0xA4CF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F)
 MARKS = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # combining
 _ASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 _NAMED_LETTER = re.compile(
-    r"LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])(?: WITH .*)?|REGIONAL INDICATOR SYMBOL LETTER ([A-Z])"
+    r"(?:(?:NEGATIVE )?(?:SQUARED|CIRCLED|PARENTHESIZED) )?LATIN (?:SMALL |CAPITAL )?LETTER (?:SMALL CAPITAL )?([A-Z])"
+    r"(?: WITH .*)?|REGIONAL INDICATOR SYMBOL LETTER ([A-Z])"
 )
 _LATIN = "A-Za-z\u00c0-\u024f"  # up to IPA
 _LATIN_LETTER = re.compile(f"[{_LATIN}]")
@@ -81,9 +82,10 @@ def latin_table() -> dict[int, str]:
                     found[twin] = latin
         table.update((ord(twin), latin) for twin, latin in found.items())
         frontier = found
-    # Latin letters with a hook, stroke or tail ("ʂ", "ɨ", "ƙ"), small capitals ("ꜰᴜᴄᴋ") and regional
-    # indicators ("🇫🇺🇨🇰") are not all in the data, and NFKC leaves them as they are.
-    for code in (*range(0x180, 0x2B0), *range(0x1D00, 0x1F00), *range(0xA720, 0xA800), *range(0x1F1E6, 0x1F200)):
+    # Latin letters with a hook, stroke or tail ("ʂ", "ɨ", "ƙ"), small capitals ("ꜰᴜᴄᴋ"), letters in
+    # black squares and circles ("🅵🆄🅲🅺") and regional indicators ("🇫🇺🇨🇰") are not all in the data,
+    # and NFKC leaves them as they are.
+    for code in (*range(0x180, 0x2B0), *range(0x1D00, 0x1F00), *range(0xA720, 0xA800), *range(0x1F100, 0x1F200)):
         named = _NAMED_LETTER.fullmatch(unicodedata.name(chr(code), ""))
         if named and code not in table:
             table[code] = (named.group(1) or named.group(2)).lower()

@@ -326,7 +326,7 @@ def _introduced(match: re.Match[str], text: str) -> list[_Span]:
 
 
 _FINDERS: tuple[tuple[re.Pattern[str], _Accept], ...] = (
-    (_compile(rf"(?:https?|hxxps?|ftp)\s*:\s*//{_URL_REST}|(?<![a-z0-9.-])www\.{_URL_REST}"), _whole),
+    (_compile(rf"(?:https?|hxxps?|ftp)\s*:\s*//{_URL_REST}|(?<![a-z0-9-])www\.{_URL_REST}"), _whole),
     (_compile(r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+"), _whole),
     (
         _compile(

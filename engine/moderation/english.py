@@ -161,6 +161,12 @@ class EnglishMatcher:
         self._reversed = re.compile(_alternation(reversible, evasions=False) or _NEVER.pattern)
         self._allowed = re.compile(_phrase_regex(_fold(a) for a in allowed))
 
+    def without_allowed(self, text: str) -> str:
+        """`text` without its allowlisted spans ("she graduated magna cum laude" -> "she graduated"),
+        or `text` itself when it has none."""
+        folded = _fold(text)
+        return " ".join(self._allowed.sub(" ", folded).split()) if self._allowed.search(folded) else text
+
     def find(self, text: str) -> str | None:
         """The first span of `text` (as one of its readings shows it) that is an entry, or None."""
         for folded in dict.fromkeys((text.casefold(), _fold(text))):
@@ -180,6 +186,17 @@ class EnglishMatcher:
     def _first(self, pattern: re.Pattern[str], reading: str) -> str | None:
         for match in pattern.finditer(reading):
             span = match.group()
-            if _letters_carry(span) or _SEPARATORS.sub("", span) in self._numbers:
+            if _letters_carry(_whole_word(reading, match)) or _SEPARATORS.sub("", span) in self._numbers:
                 return span
         return None
+
+
+def _whole_word(reading: str, match: re.Match[str]) -> str:
+    """The match with the letters and censored letters around it: an entry open at an end ("fuck*")
+    matches "f***" inside "f***er", and that word carries letters enough."""
+    start, end = match.span()
+    while start and (reading[start - 1].isalpha() or reading[start - 1] in _WILD_ANY):
+        start -= 1
+    while end < len(reading) and (reading[end].isalpha() or reading[end] in _WILD_ANY):
+        end += 1
+    return reading[start:end]

@@ -5,6 +5,8 @@ engine.moderation.contacts: a co-host that reads them out advertises for spammer
 matched through the usual evasions: English entries as whole words by engine.moderation.english (so
 "class" or "Scunthorpe" pass, "sh!t", "f**k", "kcuf" do not), Chinese entries on word boundaries by
 engine.moderation.chinese (split, traditional, homophones, pinyin, initials; 做爱心 and 日本 pass).
+Words with an ordinary meaning too (words/en_context.txt: "bitch" at a dog show, a rooster's "cock")
+pass the lists beside a word of that meaning ("puppies", "rooster"), never written evasively ("b!tch").
 Chat that gives the brain orders is refused (engine.moderation.injection), and the learned
 classifier (engine.moderation.classifier) scores what the lists do not name.
 """
@@ -24,7 +26,13 @@ from engine.moderation.classifier import LABELS, Scores, flagged, load_classifie
 from engine.moderation.english import EnglishMatcher
 from engine.moderation.injection import injection_cue
 from engine.moderation.judge import Judge
-from engine.moderation.word_files import BUILTIN_WORD_FILES, EN_ALLOW_FILE, read_word_file
+from engine.moderation.word_files import (
+    BUILTIN_WORD_FILES,
+    EN_ALLOW_FILE,
+    EN_CONTEXT_FILE,
+    read_context_words,
+    read_word_file,
+)
 
 
 @dataclass(frozen=True)
@@ -91,9 +99,10 @@ class TextFilter:
         user_files = [Path(p).expanduser() for p in config.banned_word_files]
         entries = {e for path in (*BUILTIN_WORD_FILES, *user_files) for e in read_word_file(path)}
         # Entries in other alphabets (a user's "сука") are whole words too, as the English ones.
-        self._english = EnglishMatcher(
-            (e for e in entries if _SEPARATORS.sub("", e) and not has_han(e)), read_word_file(EN_ALLOW_FILE)
-        )
+        allowed = read_word_file(EN_ALLOW_FILE)
+        self._english = EnglishMatcher((e for e in entries if _SEPARATORS.sub("", e) and not has_han(e)), allowed)
+        self._context = read_context_words(EN_CONTEXT_FILE)
+        self._context_words = EnglishMatcher(self._context, allowed)
         self._chinese = load_chinese_matcher(user_files)
         self._classifier = load_classifier(config)
         self._thresholds = thresholds(config)
@@ -132,7 +141,17 @@ class TextFilter:
         return verdict
 
     def is_banned(self, text: str) -> bool:
-        return self._chinese.find(text) is not None or self._english.find(text) is not None
+        """A banned word in `text`, or a context word without a word of its ordinary sense beside it."""
+        if self._chinese.find(text) is not None or self._english.find(text) is not None:
+            return True
+        found = self._context_words.find(text)
+        if found is None:
+            return False
+        senses = self._context.get(found.casefold())
+        if senses is None:  # written evasively: no one spells the rooster "c0ck"
+            return True
+        words = set(_SEPARATORS.split(unicodedata.normalize("NFKC", text).casefold()))
+        return not words & senses
 
     def _words(self, text: str, removed: tuple[str, ...], checked: set[str]) -> Verdict:
         """`text` refused when it has no words or any of `checked` holds a banned one."""
@@ -143,7 +162,9 @@ class TextFilter:
         return Verdict(True, text, "", removed)
 
     def _scores(self, text: str) -> Scores | None:
-        return None if self._classifier is None else self._classifier.scores(text)
+        """The classifier's scores of `text` without its allowlisted phrases: "homo sapiens" and "Moby
+        Dick" are declared ordinary, to the classifier as to the lists."""
+        return None if self._classifier is None else self._classifier.scores(self._english.without_allowed(text))
 
     def _flagged(self, scores: Scores | None) -> str | None:
         return None if scores is None else flagged(scores, self._thresholds)

