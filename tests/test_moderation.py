@@ -17,8 +17,16 @@ from engine.errors import CohostError
 from engine.moderation.gate import MAX_ENTRIES, ChatGate
 from engine.moderation.english import EnglishMatcher
 from engine.moderation.confusables import unmask
+from engine.moderation import text as text_module
+from engine.moderation.classifier import Scores
 from engine.moderation.text import TextFilter
-from engine.moderation.word_files import BUILTIN_WORD_FILES, EN_ALLOW_FILE, read_word_file, read_zh_variants
+from engine.moderation.word_files import (
+    BUILTIN_WORD_FILES,
+    EN_ALLOW_FILE,
+    read_context_words,
+    read_word_file,
+    read_zh_variants,
+)
 
 
 @pytest.fixture(scope="module")
@@ -642,7 +650,8 @@ def test_expired_entries_are_forgotten(moderation):
 
 @pytest.mark.parametrize(
     "text",
-    ["sh!t", "f**k this", "c*nt", "sh*t happens", "b!tch", "a$$", "@ss", "5h1t", "what the f*ck", "ph*ck off"],
+    ["sh!t", "f**k this", "c*nt", "sh*t happens", "b!tch", "a$$", "@ss", "5h1t", "what the f*ck", "ph*ck off",
+     "mother f***er"],
 )
 def test_a_symbol_inside_a_word_stands_for_a_letter(text_filter, text):
     assert text_filter.clean_input(text).reason == "banned"
@@ -717,6 +726,7 @@ def test_an_ordinary_doubled_consonant_is_no_drawn_out_entry(text_filter, text):
         "\u0282h\u0268t",  # Latin letters with a hook and a stroke: ʂhɨt
         "\U0001f1eb\U0001f1fa\U0001f1e8\U0001f1f0 you",  # regional indicators
         "\u0299\u026a\u1d1b\u1d04\u029c",  # small capitals ʙɪᴛᴄʜ
+        "\U0001f175\U0001f184\U0001f172\U0001f17a mods",  # negative squared 🅵🆄🅲🅺
     ],
 )
 def test_look_alikes_from_any_script_do_not_hide_a_banned_word(text_filter, text):
@@ -802,6 +812,58 @@ def test_ordinary_uses_of_listed_words_pass(text_filter, text):
 )
 def test_an_allowlisted_span_excuses_only_itself(text_filter, text):
     assert text_filter.clean_input(text).reason == "banned"
+
+
+@pytest.mark.parametrize("text", ["noʎ ʞɔnɟ", "ʇᴉɥs ɐ ʇɐǝ"])
+def test_upside_down_text_is_read_the_right_way_up(text_filter, text):
+    assert text_filter.clean_input(text).reason == "banned"
+
+
+@pytest.fixture(scope="module")
+def lists_only(moderation) -> TextFilter:
+    return TextFilter(dataclasses.replace(moderation, classifier="off"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["our bitch had a litter of six puppies", "a cock pheasant in the field", "coal tits at the feeder",
+     "the old hoe in the garden shed", "a chink in the curtains", "what sex is your puppy"],
+)
+def test_a_context_word_passes_the_lists_beside_a_word_of_its_ordinary_sense(lists_only, text):
+    assert lists_only.clean_input(text).ok
+
+
+@pytest.mark.parametrize("text", ["you bitch", "nice tits", "suck my cock", "stoopid hoe", "ching chong chink"])
+def test_a_context_word_alone_is_banned(lists_only, text):
+    assert lists_only.clean_input(text).reason == "banned"
+
+
+@pytest.mark.parametrize("text", ["our b!tch had puppies", "the c0ck crowed at dawn", "hctib puppies"])
+def test_a_context_word_written_evasively_is_banned_whatever_stands_beside_it(lists_only, text):
+    assert lists_only.clean_input(text).reason == "banned"
+
+
+def test_a_context_line_without_its_sense_words_is_a_one_line_error(tmp_path):
+    path = tmp_path / "context.txt"
+    path.write_text("# fine\nbitch: dog\ncock\n", encoding="utf-8")
+    with pytest.raises(CohostError, match=r"expected \"word: sense words...\", got 'cock'") as e:
+        read_context_words(path)
+    assert "\n" not in str(e.value)
+
+
+def test_the_classifier_never_reads_an_allowlisted_phrase(moderation, monkeypatch):
+    read = []
+
+    class Recording:
+        def scores(self, text):
+            read.append(text)
+            return Scores(0.0, 0.0, 0.0, 0.0, 0.0)
+
+    monkeypatch.setattr(text_module, "load_classifier", lambda config: Recording())
+    text_filter = TextFilter(moderation)
+    assert text_filter.clean_input("she graduated magna cum laude").ok
+    assert text_filter.check_output("Homo sapiens walked out of Africa.").ok
+    assert read == ["she graduated", "walked out of africa."]
 
 
 _SYMBOLS = "*#%-.!@$|+01345789 "

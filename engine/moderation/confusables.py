@@ -131,3 +131,16 @@ def _unmask_word(match: re.Match[str]) -> str:
     if latin != word and (latin.isascii() or _LATIN_LETTER.search(word)):
         return latin
     return word
+
+
+# Upside-down text ("noʎ ʞɔnɟ"): the turned letters, and the Latin ones that read as another letter
+# turned (p, d, q, b, u, n). A text holds two turned letters at least before it is read so.
+_TURNED = str.maketrans("ɐɔǝɟƃɥᴉıɾʞןɯɹʇʌʍʎpdqbun¡¿", "acefghiijklmrtvwydpbqnu!?")
+_TURNED_ONLY = frozenset("ɐɔǝɟƃɥᴉɾʞןɯɹʇʌʍʎ")
+
+
+def unflip(text: str) -> str | None:
+    """Upside-down text read the right way up ("noʎ ʞɔnɟ" -> "fuck you"), or None when it is not."""
+    if sum(ch in _TURNED_ONLY for ch in text) < 2:
+        return None
+    return text[::-1].translate(_TURNED)

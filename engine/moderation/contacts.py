@@ -126,6 +126,11 @@ _PHONE_CUE = re.compile(
     re.IGNORECASE,
 )
 _DISCORD_CUE = re.compile(r"discord|(?<![a-z])dc(?![a-z])|add me|加我", re.IGNORECASE)
+# "add me on snap xyz123": asked to be found there, a weak platform word is the app, and a name with
+# digits or "_" after it the ID ("follow me on insta for more" holds none).
+_FIND_ME_ON = re.compile(
+    r"(?:(?:add|dm|message|msg|text|follow|find|hit)\s+me(?:\s+up)?|hmu)\s+(?:on|at)\s*$", re.IGNORECASE
+)
 _TOKEN = re.compile(_DIGIT, re.IGNORECASE)
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _RUN_PART = re.compile(r"[^\s,、]+")  # a run of digits may hold two numbers, a space apart
@@ -310,7 +315,8 @@ def _handle(match: re.Match[str], text: str) -> list[_Span]:
     if match.group("wechat") is not None:
         return [match.span()] if len(bare) >= 6 or marked or strong else []  # WeChat IDs are 6-20 long
     if match.group("weak") is not None:
-        return [match.span()] if strong or handle.startswith("@") else []
+        asked = bool(_FIND_ME_ON.search(text, 0, match.start()))
+        return [match.span()] if strong or handle.startswith("@") or (asked and marked) else []
     return [match.span()] if marked or strong else []
 
 

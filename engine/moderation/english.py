@@ -8,7 +8,8 @@ accents or look-alike letters, and through:
 - sound-alike spellings: "ph" for "f" ("phuck"), "v" for "u" ("fvck"), "z" for "s" ("azz"), "k"
   for "c" ("kunt"), "y" for "i" ("bytch");
 - repeated, spaced and dotted letters: "fuuuck", "f u c k", "f.u.c.k";
-- reversal of the whole message, for entries of four letters or more: "kcuf", "flesruoy llik".
+- reversal of the whole message, for entries of four letters or more: "kcuf", "flesruoy llik";
+- upside-down letters: "noʎ ʞɔnɟ".
 Ordinary phrases that hold an entry ("Moby Dick", "cum laude") are allowlisted: the allowlisted
 span alone is taken out before matching, so "Moby Dick is a fucking bore" is still caught.
 """
@@ -20,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable
 from itertools import groupby
 
-from engine.moderation.confusables import unmask
+from engine.moderation.confusables import unflip, unmask
 
 _SEPARATORS = re.compile(r"[\W_]+")  # anything but letters and digits
 _WILD_ANY = "*#%"  # a censored letter, any letter
@@ -169,7 +170,8 @@ class EnglishMatcher:
 
     def find(self, text: str) -> str | None:
         """The first span of `text` (as one of its readings shows it) that is an entry, or None."""
-        for folded in dict.fromkeys((text.casefold(), _fold(text))):
+        readings = (text.casefold(), _fold(text), unflip(text.casefold()))
+        for folded in dict.fromkeys(r for r in readings if r is not None):
             found = self._find_in(" ".join(self._allowed.sub(" ", folded).split()))
             if found:
                 return found

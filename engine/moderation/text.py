@@ -148,8 +148,8 @@ class TextFilter:
         if found is None:
             return False
         senses = self._context.get(found.casefold())
-        if senses is None:  # written evasively: no one spells the rooster "c0ck"
-            return True
+        if senses is None or found.casefold() not in text.casefold():
+            return True  # written evasively ("c0ck", "kcoc", Cyrillic letters): no one spells the rooster so
         words = set(_SEPARATORS.split(unicodedata.normalize("NFKC", text).casefold()))
         return not words & senses
 
