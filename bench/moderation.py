@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import save_json
-from engine.cli import CliParser
+from engine.cli_args import CliParser
 from engine.config import load_config
 from engine.errors import UsageError
 from engine.moderation.text import TextFilter, Verdict

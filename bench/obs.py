@@ -17,6 +17,7 @@ Needs what the tests need: Debian's obs-studio, xvfb, nginx-light and libnginx-m
 from __future__ import annotations
 
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -26,10 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import sys
-
 from bench import save_json
-from engine.cli import CliParser, parse_size
+from engine.cli_args import CliParser, parse_size
 from engine.config import load_config
 from engine.live.engine import LiveEngine
 from engine.media.decode import VideoReader, read_audio

@@ -15,12 +15,12 @@ import cv2
 import numpy as np
 
 from bench import save_json
-from engine.cli import CliParser, parse_size
+from engine.cli_args import CliParser, parse_size
 from engine.config import load_config
 from engine.errors import CohostError
 from engine.face.animator import Animator
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
-from engine.say import load_portrait
 from engine.voice.base import SpeechChunk, TimedPhoneme
 
 SAMPLE_RATE = 22050
@@ -75,7 +75,9 @@ def run(sizes: tuple[tuple[int, int], ...], frames: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = CliParser(prog="cohost bench render", description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=parse_size, action="append", metavar="WxH", help="repeatable; default 1280x720 and 1920x1080")
+    parser.add_argument(
+        "--size", type=parse_size, action="append", metavar="WxH", help="repeatable; default 1280x720 and 1920x1080"
+    )
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--json", type=Path, metavar="FILE")
     args = parser.parse_args(argv)
@@ -84,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     report = run(tuple(args.size or DEFAULT_SIZES), args.frames)
     print(f"{'size':>10} {'threads':>7} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
     for r in report["results"]:
-        print(f"{r['size']:>10} {r['opencv_threads']:>7} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['max_ms']:>8.2f}")
+        print(
+            f"{r['size']:>10} {r['opencv_threads']:>7} {r['median_ms']:>10.2f} {r['p95_ms']:>8.2f} {r['max_ms']:>8.2f}"
+        )
     save_json(args.json, report)
     return 0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 # The receiving end, in its own process: binds a free loopback port, prints it, discards datagrams
 # until the bench's process is gone (however it ended).

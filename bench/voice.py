@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import save_json
-from engine.cli import CliParser
+from engine.cli_args import CliParser
 from engine.config import load_config
 from engine.voice import BACKENDS, load_voice
 from engine.voice.base import VoiceBackend

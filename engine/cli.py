@@ -5,39 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence
 
+from engine.cli_args import CliParser, parse_fps, parse_size
 from engine.config import Config, load_config
 from engine.errors import CohostError, UsageError
 
-MIN_SIZE, MAX_SIZE = 64, 3840
 BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency", "moderation")
-
-
-class CliParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
-    if not (MIN_SIZE <= w <= MAX_SIZE and MIN_SIZE <= h <= MAX_SIZE) or w % 2 or h % 2:
-        raise argparse.ArgumentTypeError(f"size must be even numbers from {MIN_SIZE} to {MAX_SIZE}, got {text!r}")
-    return w, h
-
-
-def parse_fps(text: str) -> int:
-    try:
-        fps = int(text)
-    except ValueError:
-        fps = 0
-    if not 1 <= fps <= 120:
-        raise argparse.ArgumentTypeError(f"fps must be a whole number from 1 to 120, got {text!r}")
-    return fps
 
 
 def _with_voice(config: Config, voice: str | None) -> Config:
@@ -74,7 +49,7 @@ def _cmd_say(args: argparse.Namespace) -> int:
 
 
 def _cmd_avatar_check(args: argparse.Namespace) -> int:
-    from engine.say import load_portrait
+    from engine.face.portrait import load_portrait
 
     avatar = load_portrait(load_config(args.config), args.photo)
     pose = avatar.pose

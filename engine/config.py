@@ -6,12 +6,23 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from engine.config_check import ConfigError, Rule, at_least, check_section, from_to, over
 from engine.errors import CohostError
 from engine.files import write_private
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+
+# The keys with a fixed set of values. The stages that act on them name the same sets
+# (tests/test_config_checked_at_load.py keeps the two alike).
+VoiceBackend = Literal["piper", "espeak"]
+OutputName = Literal["stream", "virtualcam", "file"]
+Background = Literal["photo", "key"]
+PlatformName = Literal["twitch", "youtube", "bilibili", "douyin", "kuaishou", "custom"]  # scenes/platforms.toml
+ChatSourceName = Literal["twitch", "bilibili", "youtube", "console"]
+BrainBackend = Literal["openai", "local", "scripted"]
+Language = Literal["en", "zh"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +32,7 @@ class AvatarConfig:
 
 @dataclass(frozen=True)
 class VoiceConfig:
-    backend: str
+    backend: VoiceBackend
     name: str
     espeak_voice: str
 
@@ -42,11 +53,11 @@ class ModelsConfig:
 
 @dataclass(frozen=True)
 class LiveConfig:
-    outputs: list[str]
+    outputs: list[OutputName]
     stream_port: int
     audio_device: str
     file: str
-    background: str
+    background: Background
     key_color: str
 
 
@@ -71,7 +82,7 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class StreamConfig:
-    platform: str
+    platform: PlatformName
     server: str
     key: str
 
@@ -81,7 +92,7 @@ class StreamConfig:
 
 @dataclass(frozen=True)
 class ChatConfig:
-    sources: list[str]
+    sources: list[ChatSourceName]
 
 
 # Tokens, keys and cookies are kept out of repr (field(repr=False)), so no log line or traceback
@@ -159,7 +170,7 @@ class QueueConfig:
 
 @dataclass(frozen=True)
 class BrainConfig:
-    backend: str
+    backend: BrainBackend
     url: str
     model: str
     api_key: str = field(repr=False)
@@ -173,7 +184,7 @@ class BrainConfig:
 @dataclass(frozen=True)
 class PersonaConfig:
     name: str
-    language: str
+    language: Language
     style: str
     max_sentences: int
     system_prompt: str
@@ -211,6 +222,39 @@ _SECTIONS = {
 }  # fmt: skip
 
 
+def _is_colour(text: str) -> bool:
+    """The test of engine.face.background.parse_color, which turns the colour into RGB where it is used."""
+    hex_digits = text.strip().removeprefix("#")
+    return len(hex_digits) == 6 and all(c in "0123456789abcdefABCDEF" for c in hex_digits)
+
+
+PORT = from_to(1, 65535)
+SCORE = Rule("over 0 and at most 1", lambda v: 0 < v <= 1)
+BAND = Rule("of two numbers [low, high] with 0 <= low <= high <= 1", lambda v: len(v) == 2 and 0 <= v[0] <= v[1] <= 1)
+COLOUR = Rule('like "#00ff00"', _is_colour)
+
+# What a value must be beyond its field's type; a key not named here takes any value of its type.
+RULES: dict[tuple[str, str], Rule] = {
+    ("render", "width"): over(0), ("render", "height"): over(0), ("render", "fps"): over(0),
+    ("live", "outputs"): Rule("with at least one entry", lambda v: len(v) > 0),
+    ("live", "stream_port"): PORT, ("live", "key_color"): COLOUR,
+    ("obs", "port"): PORT, ("api", "port"): PORT, ("twitch", "port"): PORT,
+    ("bilibili", "room_id"): at_least(0),  # 0: not set
+    ("youtube", "daily_quota"): over(0), ("youtube", "stream_hours"): over(0),
+    ("triggers", "every_nth"): at_least(0),  # 0: off
+    ("moderation", "max_chars"): over(0), ("moderation", "user_cooldown_s"): at_least(0),
+    ("moderation", "global_per_minute"): at_least(0), ("moderation", "duplicate_window_s"): at_least(0),
+    ("moderation", "encoder_band"): BAND, ("moderation", "judge_band"): BAND,
+    ("moderation", "toxicity_threshold"): SCORE, ("moderation", "hate_threshold"): SCORE,
+    ("moderation", "sexual_threshold"): SCORE, ("moderation", "self_harm_threshold"): SCORE,
+    ("moderation", "spam_threshold"): SCORE, ("moderation", "judge_timeout_s"): over(0),
+    ("queue", "max_size"): over(0), ("queue", "expire_s"): at_least(0),
+    ("brain", "threads"): over(0), ("brain", "first_token_timeout_s"): over(0),
+    ("brain", "max_tokens"): over(0), ("brain", "temperature"): at_least(0),
+    ("persona", "max_sentences"): over(0), ("persona", "memory_turns"): at_least(0),
+}  # fmt: skip
+
+
 # Secrets a user may keep out of the config file: the environment variable wins over the file.
 ENV_SECRETS = {
     ("twitch", "token"): "COHOST_TWITCH_TOKEN",
@@ -244,23 +288,24 @@ def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Defaults, then the user's file (`path`, or the per-user file when it exists)."""
+    """Defaults, then the user's file (`path`, or the per-user file when it exists), every value
+    checked against its field's type and RULES: ConfigError (one line: file, section, key) if not."""
     merged = read_toml(DEFAULTS_PATH)
+    origin = {(section, key): DEFAULTS_PATH for section, values in merged.items() for key in values}
     user_path = path if path is not None else user_config_path()
     if path is not None or user_path.exists():
         user = read_toml(user_path)
         for section, values in user.items():
             if section not in merged or not isinstance(values, dict):
-                raise CohostError(f"config {user_path}: unknown section [{section}]")
+                raise ConfigError(f"{user_path}: unknown section [{section}]")
             for key, value in values.items():
                 if key not in merged[section]:
-                    raise CohostError(f"config {user_path}: unknown key {section}.{key}")
-                default = merged[section][key]
-                if type(value) is not type(default) and not (isinstance(default, float) and isinstance(value, int)):
-                    raise CohostError(
-                        f"config {user_path}: {section}.{key} must be {type(default).__name__}, got {value!r}"
-                    )
+                    raise ConfigError(f"{user_path}: unknown key {key!r} in [{section}]")
                 merged[section][key] = value
+                origin[section, key] = user_path
+    for name, cls in _SECTIONS.items():
+        check_section(name, cls, merged[name], RULES, lambda key, name=name: origin[name, key])
+    # Secrets from the environment come after the check: they are strings, as their fields are.
     for (section, key), var in ENV_SECRETS.items():
         if os.environ.get(var):
             merged[section][key] = os.environ[var]

@@ -279,7 +279,7 @@ def _beside(spec: ModelSpec, main: Path) -> dict[str, Path]:
     """A user's main file stands for the first manifest file; the others are looked for beside it."""
     main_name = next(iter(spec.files.values()))
     return {
-        key: main.with_name(main.name + name[len(main_name):] if name.startswith(main_name) else name)
+        key: main.with_name(main.name + name[len(main_name) :] if name.startswith(main_name) else name)
         for key, name in spec.files.items()
     }
 

@@ -25,14 +25,15 @@ import shutil
 import string
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from engine import files
 from engine.api.auth import ensure_token
 from engine.config import Config, load_config, update_user_config
 from engine.errors import CohostError, UsageError
-from engine import files
 from engine.obs import sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +55,9 @@ class FileChange:
 # -- where OBS keeps its config, and which OBS it is -------------------------------------------------
 
 
-def obs_config_candidates(platform: str = sys.platform, env: dict[str, str] | None = None,
-                          home: Path | None = None) -> list[Path]:
+def obs_config_candidates(
+    platform: str = sys.platform, env: dict[str, str] | None = None, home: Path | None = None
+) -> list[Path]:
     """OBS's config folders for this platform, the native one first."""
     env = dict(os.environ) if env is None else env
     home = home or Path.home()
@@ -78,8 +80,9 @@ def obs_version_from_cli() -> int | None:
     if obs is None:
         return None
     try:
-        result = subprocess.run([obs, "--version"], capture_output=True, text=True, timeout=10,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [obs, "--version"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     match = re.search(r"OBS Studio - (\d+)\.", result.stdout)
@@ -107,7 +110,9 @@ def obs_running() -> bool:
             except OSError:  # the process ended while we looked
                 continue
         return False
-    command = ["tasklist", "/FI", "IMAGENAME eq obs64.exe", "/NH"] if sys.platform == "win32" else ["pgrep", "-x", "OBS"]
+    command = (
+        ["tasklist", "/FI", "IMAGENAME eq obs64.exe", "/NH"] if sys.platform == "win32" else ["pgrep", "-x", "OBS"]
+    )
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
@@ -204,18 +209,38 @@ def websocket_changes(config_dir: Path, version: int | None, port: int, password
     ini_text = _read(global_ini) if global_ini.exists() else ""
     if version is None or version < FIRST_JSON_CONFIG_VERSION or f"[{WS_SECTION}]" in ini_text:
         path, text = global_ini, ini_text
-        updated = ini_with(text, WS_SECTION, {"FirstLoad": "false", "ServerEnabled": "true", "ServerPort": str(port),
-                                              "AuthRequired": "true", "ServerPassword": password})
+        updated = ini_with(
+            text,
+            WS_SECTION,
+            {
+                "FirstLoad": "false",
+                "ServerEnabled": "true",
+                "ServerPort": str(port),
+                "AuthRequired": "true",
+                "ServerPassword": password,
+            },
+        )
         if updated != text:
             changes.append(FileChange(path, updated, f"obs-websocket on, port {port}, password required ({path})"))
     path = config_dir / "plugin_config" / "obs-websocket" / "config.json"
     if version is None or version >= FIRST_JSON_CONFIG_VERSION or path.exists():
         current = _load_json(path) if path.exists() else {}
-        updated_json = {**current, "first_load": False, "server_enabled": True, "server_port": port,
-                        "auth_required": True, "server_password": password}
+        updated_json = {
+            **current,
+            "first_load": False,
+            "server_enabled": True,
+            "server_port": port,
+            "auth_required": True,
+            "server_password": password,
+        }
         if updated_json != current:
-            changes.append(FileChange(path, json.dumps(updated_json, indent=4) + "\n",
-                                      f"obs-websocket on, port {port}, password required ({path})"))
+            changes.append(
+                FileChange(
+                    path,
+                    json.dumps(updated_json, indent=4) + "\n",
+                    f"obs-websocket on, port {port}, password required ({path})",
+                )
+            )
     return changes
 
 
@@ -254,11 +279,16 @@ def build_collection(name: str, config: Config, token: str, platform: str = sys.
             source["id"], source["versioned_id"] = kind.removesuffix("_v2"), kind
             valign = "bottom" if source["name"] == sources.SUBTITLES else "top"
             source["settings"] = sources.text_settings(kind, width, height, valign)
-    collection["modules"]["scripts-tool"] = [{
-        "path": str(SCRIPT_PATH),
-        "settings": {"engine_address": f"http://{config.api.host}:{config.api.port}", "token": token,
-                     "scene": config.obs.scene or "Co-host"},
-    }]
+    collection["modules"]["scripts-tool"] = [
+        {
+            "path": str(SCRIPT_PATH),
+            "settings": {
+                "engine_address": f"http://{config.api.host}:{config.api.port}",
+                "token": token,
+                "scene": config.obs.scene or "Co-host",
+            },
+        }
+    ]
     return collection
 
 
@@ -296,7 +326,9 @@ def collection_change(config_dir: Path, config: Config, token: str) -> tuple[str
         path = scenes_dir / f"{stem}.json"
         if path.exists():  # a file of that name holding another collection: never overwritten
             continue
-        note = "" if number == 1 else f" (a different collection is already called {COLLECTION_NAME!r}; it is untouched)"
+        note = (
+            "" if number == 1 else f" (a different collection is already called {COLLECTION_NAME!r}; it is untouched)"
+        )
         content = json.dumps(build_collection(name, config, token), indent=4) + "\n"
         return name, FileChange(path, content, f"scene collection {name!r} with the co-host script ({path}){note}")
     raise CohostError(f"too many scene collections named {COLLECTION_NAME!r} in {scenes_dir}")
@@ -338,13 +370,17 @@ def install(config_path: Path | None, obs_config: Path | None, obs_version: int 
         if not dry_run:
             write_private(change)
     if config_updates:
-        _say(("would save" if dry_run else "saved") + " the obs-websocket password for the engine in obs-cohost's config")
+        _say(
+            ("would save" if dry_run else "saved") + " the obs-websocket password for the engine in obs-cohost's config"
+        )
         if not dry_run:
             update_user_config(config_updates, config_path)
     if not changes and not config_updates:
         _say("OBS is already set up for obs-cohost; nothing changed")
-    _say(f"in OBS, choose Scene Collection → {name}; its co-host script loads with it. In another collection, "
-         f"add {SCRIPT_PATH} in Tools → Scripts")
+    _say(
+        f"in OBS, choose Scene Collection → {name}; its co-host script loads with it. In another collection, "
+        f"add {SCRIPT_PATH} in Tools → Scripts"
+    )
 
 
 def _say(line: str) -> None:

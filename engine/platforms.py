@@ -108,26 +108,33 @@ def apply_platform(controller: ObsController, preset: PlatformPreset, server: st
     settings then."""
     if controller.call("GetStreamStatus")["outputActive"]:
         raise CohostError("OBS is already streaming; run `cohost stream stop` first")
-    controller.call("SetStreamServiceSettings", streamServiceType="rtmp_custom",
-                    streamServiceSettings={"server": server, "key": key, "use_auth": False})
+    controller.call(
+        "SetStreamServiceSettings",
+        streamServiceType="rtmp_custom",
+        streamServiceSettings={"server": server, "key": key, "use_auth": False},
+    )
     video = controller.call("GetVideoSettings")
     size = output_size((int(video["baseWidth"]), int(video["baseHeight"])), preset.height)
     result = AppliedPlatform(server=server, output_size=size, fps=preset.fps)
     try:
-        controller.call("SetVideoSettings", outputWidth=size[0], outputHeight=size[1],
-                        fpsNumerator=preset.fps, fpsDenominator=1)
+        controller.call(
+            "SetVideoSettings", outputWidth=size[0], outputHeight=size[1], fpsNumerator=preset.fps, fpsDenominator=1
+        )
     except ObsRequestFailed as e:  # e.g. a recording or the virtual camera is running
         result.output_size, result.fps = (int(video["outputWidth"]), int(video["outputHeight"])), _fps(video)
-        result.notes.append(f"OBS kept its video settings ({e.comment or 'an output is active'}): set "
-                            f"{size[0]}x{size[1]} at {preset.fps} fps in OBS → Settings → Video")
+        result.notes.append(
+            f"OBS kept its video settings ({e.comment or 'an output is active'}): set "
+            f"{size[0]}x{size[1]} at {preset.fps} fps in OBS → Settings → Video"
+        )
 
     def profile(category: str, name: str) -> str:
-        return str(controller.call("GetProfileParameter", parameterCategory=category,
-                                   parameterName=name).get("parameterValue") or "")
+        return str(
+            controller.call("GetProfileParameter", parameterCategory=category, parameterName=name).get("parameterValue")
+            or ""
+        )
 
     def set_profile(category: str, name: str, value: str) -> None:
-        controller.call("SetProfileParameter", parameterCategory=category, parameterName=name,
-                        parameterValue=value)
+        controller.call("SetProfileParameter", parameterCategory=category, parameterName=name, parameterValue=value)
         result.applied[f"{category}/{name}"] = value
 
     mode = profile("Output", "Mode") or "Simple"

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 from engine.config import Config
 from engine.errors import CohostError
 from engine.face.animator import Animator
-from engine.face.avatar import Avatar, load_avatar
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
+from engine.live.track import SENTENCE_GAP_S
 from engine.media.mp4 import Mp4Writer
-from engine.models import cache_root, resolve
 from engine.voice import load_voice
 from engine.voice.base import SpeechChunk
 from engine.voice.text import normalise
 
 LEAD_IN_S = 0.3  # idle before the first word, so a player shows the face before it speaks
-SENTENCE_GAP_S = 0.25  # pause between sentences; piper runs them together otherwise
 TAIL_S = 0.5
 HOLD_BACK_S = 0.1  # frames wait this long for audio, so a negative A/V offset can still lead
 
@@ -34,14 +33,6 @@ class SayResult:
     frames: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds, or ms where named *_ms
     warnings: list[str] = field(default_factory=list)
-
-
-def load_portrait(config: Config, photo: str | None = None) -> Avatar:
-    """The configured (or given) portrait, checked, with landmarks from the cache when known."""
-    face_model = resolve("face_landmarker", config.models).files["model"]
-    choice = photo or config.avatar.photo
-    path = resolve("avatar/default", config.models).files["image"] if choice == "default" else Path(choice).expanduser()
-    return load_avatar(path, face_model, cache_root(config.models) / "landmarks")
 
 
 def render_speech(

@@ -16,9 +16,9 @@ import logging
 import os
 import threading
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from engine.config import Config, update_user_config, user_config_path
 

@@ -15,11 +15,12 @@ import getpass
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from engine.cli import CliParser
+from engine.cli_args import CliParser
 from engine.config import Config, load_config, user_config_path
 from engine.errors import CohostError, UsageError
 from engine.obs.client import ObsRequestFailed, ObsUnavailable
@@ -61,14 +62,15 @@ def _missing_key(preset: PlatformPreset, config_path: Path | None) -> CohostErro
     where = config_path or user_config_path()
     return CohostError(
         f"no stream key for {preset.name}: run `cohost stream set-key --platform {preset.name}`, set {ENV_VAR}, "
-        f"or put key (with platform = \"{preset.name}\") under [stream] in {where}; the key is at {preset.key_help}"
+        f'or put key (with platform = "{preset.name}") under [stream] in {where}; the key is at {preset.key_help}'
     )
 
 
 def cmd_start(argv: Sequence[str]) -> int:
     parser = _parser("start", "apply a platform preset to OBS and start OBS's stream")
-    parser.add_argument("--platform", metavar="NAME",
-                        help=f"one of: {', '.join(load_presets())} (default: [stream] platform)")
+    parser.add_argument(
+        "--platform", metavar="NAME", help=f"one of: {', '.join(load_presets())} (default: [stream] platform)"
+    )
     parser.add_argument("--server", metavar="URL", help="ingest server (default: the preset's, or [stream] server)")
     parser.add_argument("--key-from-stdin", action="store_true", help="read the stream key from stdin (not stored)")
     args = parser.parse_args(argv)
@@ -99,8 +101,10 @@ def _wait_live(obs: ObsController, server: str) -> None:
     deadline = time.monotonic() + GO_LIVE_TIMEOUT_S
     while not obs.call("GetStreamStatus")["outputActive"]:
         if time.monotonic() > deadline:
-            raise CohostError(f"OBS did not go live on {server} within {GO_LIVE_TIMEOUT_S:.0f} s: "
-                              "check the server and the key (OBS's log says why)")
+            raise CohostError(
+                f"OBS did not go live on {server} within {GO_LIVE_TIMEOUT_S:.0f} s: "
+                "check the server and the key (OBS's log says why)"
+            )
         time.sleep(0.2)
 
 
@@ -151,6 +155,7 @@ def cmd_status(argv: Sequence[str]) -> int:
 def status_fields(stream: dict[str, Any], stats: dict[str, Any], kbps: float | None) -> list[tuple[str, str]]:
     """Status lines from GetStreamStatus (whose outputSkippedFrames are frames the network output
     dropped), GetStats (frames skipped by the encoder, frames lagged by rendering) and a bitrate."""
+
     def share(part_key: str, total_key: str, source: dict[str, Any]) -> str:
         part, total = int(source.get(part_key) or 0), int(source.get(total_key) or 0)
         return f"{part} of {total} ({100.0 * part / total:.1f} %)" if total else str(part)
@@ -181,7 +186,10 @@ def cmd_set_key(argv: Sequence[str]) -> int:
 
 
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
-    "start": cmd_start, "stop": cmd_stop, "status": cmd_status, "set-key": cmd_set_key,
+    "start": cmd_start,
+    "stop": cmd_stop,
+    "status": cmd_status,
+    "set-key": cmd_set_key,
 }
 
 

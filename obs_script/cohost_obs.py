@@ -78,8 +78,7 @@ class EngineClient:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
-            request = urllib.request.Request(conn.address.rstrip("/") + path, data=data, method=method,
-                                             headers=headers)
+            request = urllib.request.Request(conn.address.rstrip("/") + path, data=data, method=method, headers=headers)
         except ValueError:
             raise EngineError(f"engine address {conn.address!r} should look like {DEFAULT_ADDRESS}") from None
         try:
@@ -93,7 +92,9 @@ class EngineClient:
             if isinstance(e.reason, ConnectionRefusedError):
                 raise EngineError(f"no engine at {conn.address} (is `cohost live` running?)") from None
             if isinstance(e.reason, (TimeoutError, socket.timeout)):
-                raise EngineError(f"the engine at {conn.address} did not answer within {HTTP_TIMEOUT_S:.0f} s") from None
+                raise EngineError(
+                    f"the engine at {conn.address} did not answer within {HTTP_TIMEOUT_S:.0f} s"
+                ) from None
             raise EngineError(f"cannot reach the engine at {conn.address}: {e.reason}") from None
         except (TimeoutError, socket.timeout):
             raise EngineError(f"the engine at {conn.address} did not answer within {HTTP_TIMEOUT_S:.0f} s") from None
@@ -215,8 +216,12 @@ class CohostScript:
             Hotkey("cohost.stop", "Co-host: stop talking", self.stop_talking),
             Hotkey("cohost.mute", "Co-host: mute / unmute", self.toggle_mute),
             Hotkey("cohost.scene", "Co-host: switch to the co-host scene and back", self.toggle_scene),
-            Hotkey("cohost.push_to_talk", "Co-host: push-to-talk", lambda: self.push_to_talk(True),
-                   lambda: self.push_to_talk(False)),
+            Hotkey(
+                "cohost.push_to_talk",
+                "Co-host: push-to-talk",
+                lambda: self.push_to_talk(True),
+                lambda: self.push_to_talk(False),
+            ),
         ]
 
     # Worker-thread side: queue a line; the timer logs it on OBS's thread.
@@ -340,7 +345,8 @@ def script_properties() -> Any:
     obs.obs_properties_add_text(props, "engine_address", "Engine address", obs.OBS_TEXT_DEFAULT)
     token = obs.obs_properties_add_text(props, "token", "Token", obs.OBS_TEXT_PASSWORD)
     obs.obs_property_set_long_description(
-        token, "The [api] token from obs-cohost's config.toml; left empty, it is read from there.")
+        token, "The [api] token from obs-cohost's config.toml; left empty, it is read from there."
+    )
     obs.obs_properties_add_text(props, "scene", "Co-host scene", obs.OBS_TEXT_DEFAULT)
     status = obs.obs_properties_add_text(props, "status", "", obs.OBS_TEXT_INFO)
     _show_status(status)

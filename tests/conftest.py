@@ -9,6 +9,9 @@ import pytest
 
 os.environ["COHOST_OFFLINE"] = "1"  # models never download in tests
 
+# The harness's fixtures (obs, pulse, rtmp, llama, fake_server), found by name in every test module.
+pytest_plugins = ["tests.harness.fixtures", "tests.harness.llama", "tests.harness.web"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -38,4 +41,3 @@ def piper_voice(config):
     voice = load_voice(config.voice, config.models)
     yield voice
     voice.close()
-

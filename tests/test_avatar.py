@@ -14,7 +14,7 @@ from engine.face.avatar import MIN_FACE_PX, inspect_faces, load_avatar
 from engine.face.landmarks import DetectedFace
 from engine.face.preview import write_preview
 from engine.face.renderer import Pose, Renderer
-from engine.face.rig import B, BASES
+from engine.face.rig import BASES, B
 from engine.models import resolve
 
 

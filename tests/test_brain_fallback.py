@@ -17,7 +17,7 @@ from engine.brain.prompt import build_messages
 from engine.brain.scripted import ScriptedBrain
 from engine.chat.message import ChatMessage
 from engine.models import resolve
-from tests.harness.llama import API_KEY, LlamaServer, llama, requires_llama_cpp  # noqa: F401  (fixture)
+from tests.harness.llama import API_KEY, LlamaServer, requires_llama_cpp
 from tests.harness.process import free_port, wait_until
 
 QUESTION = BrainRequest(ChatMessage("twitch", "ana", "Who are you?"))

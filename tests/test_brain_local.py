@@ -172,7 +172,9 @@ def test_file_that_is_not_a_model_fails_to_load_in_one_line(config, tmp_path) ->
 
 @requires_llama_cpp
 def test_model_process_killed_while_reading_a_long_prompt_hands_the_answer_to_the_scripted_brain_and_comes_back(
-    fallback: FallbackBrain, config, caplog: pytest.LogCaptureFixture,
+    fallback: FallbackBrain,
+    config,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     local: LocalBrain = fallback.primary  # type: ignore[assignment]
     crashed = local.pid
@@ -197,7 +199,8 @@ def test_model_process_killed_while_reading_a_long_prompt_hands_the_answer_to_th
 
 @requires_llama_cpp
 def test_model_process_killed_mid_answer_ends_the_answer_cleanly_and_the_local_brain_answers_the_next(
-    fallback: FallbackBrain, caplog: pytest.LogCaptureFixture,
+    fallback: FallbackBrain,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     local: LocalBrain = fallback.primary  # type: ignore[assignment]
     crashed = local.pid
@@ -216,7 +219,8 @@ def test_model_process_killed_mid_answer_ends_the_answer_cleanly_and_the_local_b
 
 @requires_llama_cpp
 def test_model_process_that_crashes_again_and_again_is_restarted_later_each_time(
-    local: LocalBrain, caplog: pytest.LogCaptureFixture,
+    local: LocalBrain,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="engine.brain.local"):
         for _ in range(3):

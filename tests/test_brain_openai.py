@@ -13,9 +13,8 @@ from engine.brain.base import BrainError, BrainRequest
 from engine.brain.openai import TIMEOUT_S, OpenAIBrain
 from engine.brain.prompt import build_messages
 from engine.chat.message import ChatMessage
-from tests.harness.llama import API_KEY, LlamaServer, llama, requires_llama_cpp  # noqa: F401  (fixture)
+from tests.harness.llama import API_KEY, LlamaServer, requires_llama_cpp
 from tests.harness.process import free_port, wait_until
-from tests.harness.web import fake_server  # noqa: F401  (fixture)
 
 QUESTION = BrainRequest(ChatMessage("twitch", "ana", "What is your favourite colour?"))
 
@@ -115,6 +114,7 @@ def test_malformed_address_is_refused_at_once(config) -> None:
 # llama-cpp-python serves its one model under any name and never sends a broken stream, so these two
 # replies come from a fake peer: a small aiohttp server with Ollama's exact 404 body, and one that
 # sends garbage in its event stream.
+
 
 async def ollama_model_missing(request: web.Request) -> web.Response:
     model = (await request.json())["model"]

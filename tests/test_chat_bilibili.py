@@ -19,9 +19,10 @@ import logging
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import brotli
@@ -32,8 +33,17 @@ from hypothesis import strategies as st
 
 from engine.chat.bilibili import BilibiliSource, danmaku_pieces
 from engine.chat.bilibili_codec import (
-    MAX_INFLATED, OP_AUTH, OP_COMMAND, OP_HEARTBEAT, BilibiliProtocolError, Packet, auth_packet, command_to_message,
-    decode_packets, encode_packet, heartbeat_packet,
+    MAX_INFLATED,
+    OP_AUTH,
+    OP_COMMAND,
+    OP_HEARTBEAT,
+    BilibiliProtocolError,
+    Packet,
+    auth_packet,
+    command_to_message,
+    decode_packets,
+    encode_packet,
+    heartbeat_packet,
 )  # fmt: skip
 from engine.chat.message import ChatMessage
 from engine.config import BilibiliConfig
@@ -81,8 +91,15 @@ def test_encode_packet_writes_the_16_byte_big_endian_header() -> None:
 def test_auth_packet_joins_the_room_asking_for_brotli() -> None:
     [packet] = decode_packets(auth_packet(5440, "tok", uid=987654, buvid="B-1"))
     assert (packet.op, packet.protover) == (OP_AUTH, 1)
-    assert packet.json() == {"uid": 987654, "roomid": 5440, "protover": 3, "platform": "web", "type": 2,
-                             "key": "tok", "buvid": "B-1"}
+    assert packet.json() == {
+        "uid": 987654,
+        "roomid": 5440,
+        "protover": 3,
+        "platform": "web",
+        "type": 2,
+        "key": "tok",
+        "buvid": "B-1",
+    }
 
 
 def test_heartbeat_packet_is_an_empty_operation_2() -> None:
@@ -145,8 +162,13 @@ def test_command_that_is_not_a_json_object_raises_protocol_error(body: bytes) ->
 
 def test_danmaku_maps_to_chat_with_user_time_and_badges() -> None:
     assert command_to_message(DANMU) == ChatMessage(
-        platform="bilibili", user="小明同学", text="主播好！Nova 今天玩什么？", time=1714845600.123,
-        user_id="12345678", badges=("moderator", "medal/星河/12", "guard/3"))
+        platform="bilibili",
+        user="小明同学",
+        text="主播好！Nova 今天玩什么？",
+        time=1714845600.123,
+        user_id="12345678",
+        badges=("moderator", "medal/星河/12", "guard/3"),
+    )
 
 
 def test_danmaku_with_a_suffixed_command_name_is_chat() -> None:
@@ -156,8 +178,15 @@ def test_danmaku_with_a_suffixed_command_name_is_chat() -> None:
 
 def test_gift_maps_to_its_price_in_yuan() -> None:
     assert command_to_message(GIFT) == ChatMessage(
-        platform="bilibili", user="路过的猫", text="小花花 x2", kind="gift", amount=0.2, currency="CNY",
-        time=1714845601, user_id="23456789")
+        platform="bilibili",
+        user="路过的猫",
+        text="小花花 x2",
+        kind="gift",
+        amount=0.2,
+        currency="CNY",
+        time=1714845601,
+        user_id="23456789",
+    )
 
 
 def test_free_silver_gift_is_not_a_paid_message() -> None:
@@ -166,14 +195,30 @@ def test_free_silver_gift_is_not_a_paid_message() -> None:
 
 def test_super_chat_maps_to_superchat_in_yuan() -> None:
     assert command_to_message(SUPERCHAT) == ChatMessage(
-        platform="bilibili", user="阿雪", text="Nova 你最喜欢什么游戏？", kind="superchat", amount=30.0, currency="CNY",
-        time=1714845602, user_id="34567890", id="9876543")
+        platform="bilibili",
+        user="阿雪",
+        text="Nova 你最喜欢什么游戏？",
+        kind="superchat",
+        amount=30.0,
+        currency="CNY",
+        time=1714845602,
+        user_id="34567890",
+        id="9876543",
+    )
 
 
 def test_guard_purchase_maps_to_member() -> None:
     assert command_to_message(GUARD) == ChatMessage(
-        platform="bilibili", user="舰长大人", text="舰长 x1", kind="member", amount=198.0, currency="CNY",
-        time=1714845603, user_id="45678901", badges=("guard/3",))
+        platform="bilibili",
+        user="舰长大人",
+        text="舰长 x1",
+        kind="member",
+        amount=198.0,
+        currency="CNY",
+        time=1714845603,
+        user_id="45678901",
+        badges=("guard/3",),
+    )
 
 
 @pytest.mark.parametrize("cmd", [
@@ -236,10 +281,18 @@ def test_decoding_any_bytes_raises_only_protocol_errors(data: bytes) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.binary(max_size=100), st.sampled_from([0, 1]),
-                          st.integers(0, 2**32 - 1)), max_size=6), st.sampled_from([None, 2, 3]))
-def test_encoded_packets_decode_to_themselves(specs: list[tuple[int, bytes, int, int]],
-                                              compression: int | None) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**32 - 1), st.binary(max_size=100), st.sampled_from([0, 1]), st.integers(0, 2**32 - 1)
+        ),
+        max_size=6,
+    ),
+    st.sampled_from([None, 2, 3]),
+)
+def test_encoded_packets_decode_to_themselves(
+    specs: list[tuple[int, bytes, int, int]], compression: int | None
+) -> None:
     data = b"".join(encode_packet(op, body, protover, seq) for op, body, protover, seq in specs)
     if compression is not None and data:
         data = encode_packet(OP_COMMAND, (zlib.compress if compression == 2 else brotli.compress)(data), compression)
@@ -250,6 +303,7 @@ def test_encoded_packets_decode_to_themselves(specs: list[tuple[int, bytes, int,
 @given(st.one_of(mutated_commands(), st.dictionaries(st.sampled_from(["cmd", "info", "data"]), json_values)))
 def test_any_command_maps_to_a_message_or_none(cmd: dict[str, Any]) -> None:
     assert isinstance(command_to_message(cmd), (ChatMessage, type(None)))
+
 
 # ----- the source against a local danmaku server ----------------------------------------------------
 
@@ -304,8 +358,10 @@ class DanmakuServer:
             del reply["data"]["wbi_img"]
         else:
             img, sub = self.nav_keys
-            reply["data"]["wbi_img"] = {"img_url": f"https://i0.hdslb.com/bfs/wbi/{img}.png",
-                                        "sub_url": f"https://i0.hdslb.com/bfs/wbi/{sub}.png"}
+            reply["data"]["wbi_img"] = {
+                "img_url": f"https://i0.hdslb.com/bfs/wbi/{img}.png",
+                "sub_url": f"https://i0.hdslb.com/bfs/wbi/{sub}.png",
+            }
         return web.json_response(reply)
 
     def signed(self, query: dict[str, str]) -> bool:
@@ -313,8 +369,11 @@ class DanmakuServer:
         params = dict(query)
         w_rid, wts = params.pop("w_rid", ""), params.get("wts", "")
         encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(params.items()))
-        return (wts.isdecimal() and abs(int(wts) - time.time()) < 600
-                and w_rid == hashlib.md5((encoded + self.accepted_key).encode()).hexdigest())
+        return (
+            wts.isdecimal()
+            and abs(int(wts) - time.time()) < 600
+            and w_rid == hashlib.md5((encoded + self.accepted_key).encode()).hexdigest()
+        )
 
     async def danmu_info_route(self, request: web.Request) -> web.Response:
         self.cookies.append(request.headers.get("Cookie"))
@@ -391,8 +450,11 @@ def read(server: DanmakuServer, count: int, room_id: int = 1, **options: Any) ->
     async def main() -> list[ChatMessage]:
         runner = await serving(server)
         try:
-            source = BilibiliSource(config(server.port, room_id), heartbeat_s=0.05,
-                                    **{"fallback_url": f"ws://127.0.0.1:{server.port}/sub", **options})
+            source = BilibiliSource(
+                config(server.port, room_id),
+                heartbeat_s=0.05,
+                **{"fallback_url": f"ws://127.0.0.1:{server.port}/sub", **options},
+            )
             got: list[ChatMessage] = []
 
             async def consume() -> None:
@@ -411,15 +473,28 @@ def read(server: DanmakuServer, count: int, room_id: int = 1, **options: Any) ->
 
 def test_reads_danmaku_gifts_and_superchats_with_the_room_token(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    server = DanmakuServer(script=[[brotli_frame(command(DANMU), command(INTERACT)),
-                                    brotli_frame(command(GIFT), command(SUPERCHAT))]], heartbeats_first=2)
+    server = DanmakuServer(
+        script=[[brotli_frame(command(DANMU), command(INTERACT)), brotli_frame(command(GIFT), command(SUPERCHAT))]],
+        heartbeats_first=2,
+    )
     got = read(server, 3)
     assert [(m.kind, m.user, m.text) for m in got] == [
-        ("chat", "小明同学", "主播好！Nova 今天玩什么？"), ("gift", "路过的猫", "小花花 x2"),
-        ("superchat", "阿雪", "Nova 你最喜欢什么游戏？")]
+        ("chat", "小明同学", "主播好！Nova 今天玩什么？"),
+        ("gift", "路过的猫", "小花花 x2"),
+        ("superchat", "阿雪", "Nova 你最喜欢什么游戏？"),
+    ]
     assert server.info_codes == [0]  # signed with the keys nav gave
-    assert server.joins == [{"uid": 987654, "roomid": 5440, "protover": 3, "platform": "web", "type": 2,
-                             "key": recorded("danmu_info.json")["data"]["token"], "buvid": "4B1C2D3E-TEST-BUVID-infoc"}]
+    assert server.joins == [
+        {
+            "uid": 987654,
+            "roomid": 5440,
+            "protover": 3,
+            "platform": "web",
+            "type": 2,
+            "key": recorded("danmu_info.json")["data"]["token"],
+            "buvid": "4B1C2D3E-TEST-BUVID-infoc",
+        }
+    ]
     assert server.heartbeats >= 2
     assert server.cookies == [COOKIE] * 4  # room_init, nav, getDanmuInfo and the WebSocket all carry it
     assert SESSDATA not in caplog.text
@@ -437,8 +512,9 @@ def test_reconnects_with_a_fresh_token_and_the_cached_signing_key(caplog: pytest
 
 
 def test_fetches_rotated_signing_keys_once_when_the_signature_is_refused() -> None:
-    server = DanmakuServer(script=[[brotli_frame(command(DANMU))], [brotli_frame(command(GUARD))]], drop=True,
-                           rotate_keys=True)
+    server = DanmakuServer(
+        script=[[brotli_frame(command(DANMU))], [brotli_frame(command(GUARD))]], drop=True, rotate_keys=True
+    )
     got = read(server, 2, sleep=Sleeps())
     assert [m.kind for m in got] == ["chat", "member"]
     assert server.info_codes == [0, -352, 0] and server.nav_calls == 2
@@ -447,7 +523,8 @@ def test_fetches_rotated_signing_keys_once_when_the_signature_is_refused() -> No
 
 @pytest.mark.parametrize("nav_keys", [OLD_KEYS, None], ids=["stale-keys", "no-keys"])
 def test_joins_the_default_host_anonymously_when_the_signature_is_refused(
-        nav_keys: tuple[str, str] | None, caplog: pytest.LogCaptureFixture) -> None:
+    nav_keys: tuple[str, str] | None, caplog: pytest.LogCaptureFixture
+) -> None:
     server = DanmakuServer(script=[[zlib_frame(command(SUPERCHAT))]], nav_keys=nav_keys)
     [message] = read(server, 1)
     assert message.kind == "superchat"
@@ -489,8 +566,9 @@ class StillClock:
         await asyncio.sleep(0)
 
 
-def post(server: DanmakuServer, *texts: str, cookie: str = COOKIE,
-         port: int | None = None) -> tuple[list[bool], StillClock]:
+def post(
+    server: DanmakuServer, *texts: str, cookie: str = COOKIE, port: int | None = None
+) -> tuple[list[bool], StillClock]:
     """Sends each of `texts` through one source talking to the stand-in (or to `port`)."""
 
     async def main() -> list[bool]:
@@ -506,13 +584,17 @@ def post(server: DanmakuServer, *texts: str, cookie: str = COOKIE,
 
 
 def test_danmaku_pieces_cut_after_punctuation_or_at_spaces() -> None:
-    assert danmaku_pieces("@小明同学 今天玩的是星露谷物语，一起来种田吧！晚上再打一会儿怪物猎人 wilds，欢迎大家来看。") == [
-        "@小明同学 今天玩的是星露谷物语，", "一起来种田吧！晚上再打一会儿怪物猎人", "wilds，欢迎大家来看。"]
+    assert danmaku_pieces(
+        "@小明同学 今天玩的是星露谷物语，一起来种田吧！晚上再打一会儿怪物猎人 wilds，欢迎大家来看。"
+    ) == ["@小明同学 今天玩的是星露谷物语，", "一起来种田吧！晚上再打一会儿怪物猎人", "wilds，欢迎大家来看。"]
 
 
 def test_danmaku_pieces_cut_at_the_limit_without_a_break_and_join_lines() -> None:
     assert danmaku_pieces("@路过的猫 这是一个没有任何标点符号而且非常非常长的回答所以只能在二十个字处硬切开") == [
-        "@路过的猫 这是一个没有任何标点符号而且", "非常非常长的回答所以只能在二十个字处硬切", "开"]
+        "@路过的猫 这是一个没有任何标点符号而且",
+        "非常非常长的回答所以只能在二十个字处硬切",
+        "开",
+    ]
     assert danmaku_pieces("  hello\n\n  world  ") == ["hello world"]
 
 
@@ -535,8 +617,10 @@ def test_long_answer_arrives_in_order_as_paced_pieces() -> None:
     [ok], clock = post(server, answer)
     assert ok
     assert [form["msg"] for form in server.posts] == danmaku_pieces(answer)
-    assert {(f["csrf"], f["csrf_token"], f["roomid"], f["color"], f["mode"], f["fontsize"], f["bubble"])
-            for f in server.posts} == {("0a1b2c3d4e5f", "0a1b2c3d4e5f", "5440", "16777215", "1", "25", "0")}
+    assert {
+        (f["csrf"], f["csrf_token"], f["roomid"], f["color"], f["mode"], f["fontsize"], f["bubble"])
+        for f in server.posts
+    } == {("0a1b2c3d4e5f", "0a1b2c3d4e5f", "5440", "16777215", "1", "25", "0")}
     assert clock.slept == [1.0, 1.0]  # one a second
 
 

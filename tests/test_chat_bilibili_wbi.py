@@ -30,7 +30,12 @@ def test_mixin_key_matches_the_documented_examples(img_key: str, sub_key: str, e
 
 def test_sign_matches_the_documented_example() -> None:
     assert sign({"foo": "114", "bar": "514", "zab": 1919810}, KEY, wts=1702204169) == {
-        "foo": "114", "bar": "514", "zab": "1919810", "wts": "1702204169", "w_rid": "8f6f2b5b3d485fe1886cec6a0be8c5d4"}
+        "foo": "114",
+        "bar": "514",
+        "zab": "1919810",
+        "wts": "1702204169",
+        "w_rid": "8f6f2b5b3d485fe1886cec6a0be8c5d4",
+    }
 
 
 def test_sign_matches_the_earlier_documented_example() -> None:

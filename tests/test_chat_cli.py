@@ -36,7 +36,10 @@ def test_cohost_chat_answers_typed_questions_and_records_the_conversation(tmp_pa
     out = tmp_path / "talk.mp4"
     result = subprocess.run(
         [sys.executable, "-m", "engine", "chat", "--config", str(light_config(tmp_path)), "--out", str(out)],
-        input="Who are you?\nhello there\n", capture_output=True, text=True, timeout=300,
+        input="Who are you?\nhello there\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     answers = [line for line in result.stdout.splitlines() if line.startswith("Nova: ")]
@@ -49,23 +52,33 @@ def test_cohost_chat_answers_typed_questions_and_records_the_conversation(tmp_pa
 
 
 def test_cohost_chat_with_a_bad_brain_is_a_usage_error(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "engine", "chat", "--brain", "gpt9"],
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "engine", "chat", "--brain", "gpt9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--brain" in result.stderr
 
 
 def _api(port: int, method: str, path: str, body: object = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
 def _live(config: Path, log: Path) -> subprocess.Popen:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "engine", "live", "--no-obs", "--config", str(config)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            [sys.executable, "-m", "engine", "live", "--no-obs", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def test_questions_queued_in_a_live_session_survive_it_being_killed(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import random
 import threading
 import time
 import urllib.request
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import websocket
@@ -104,8 +104,10 @@ def test_a_flood_of_chat_keeps_the_queue_bounded_memory_flat_and_the_api_answeri
     poller.join()
     ws.close()
     status = conversation.status()
-    print(f"flood: {sent} messages in {elapsed:.1f} s; outcomes {results}; queue max {max(queue_sizes)}; "
-          f"/status {len(status_ms)} answers, slowest {max(status_ms):.0f} ms; RSS MB {rss}")
+    print(
+        f"flood: {sent} messages in {elapsed:.1f} s; outcomes {results}; queue max {max(queue_sizes)}; "
+        f"/status {len(status_ms)} answers, slowest {max(status_ms):.0f} ms; RSS MB {rss}"
+    )
     assert sum(results.values()) == sent
     assert results["queued"] >= 1 and results["rate"] > 1000 and results["banned"] > 500
     assert not failures and len(status_ms) >= SECONDS * 2  # answered all along

@@ -32,8 +32,10 @@ def test_shorten_cuts_at_a_word_and_marks_the_cut(text: str, limit: int, short: 
 
 def with_replies(config, **changes):
     """`config` with reply_in_chat on everywhere and these [twitch]/[youtube]/[bilibili] changes."""
-    sections = {name: dataclasses.replace(getattr(config, name), reply_in_chat=True, **changes.get(name, {}))
-                for name in ("twitch", "youtube", "bilibili")}
+    sections = {
+        name: dataclasses.replace(getattr(config, name), reply_in_chat=True, **changes.get(name, {}))
+        for name in ("twitch", "youtube", "bilibili")
+    }
     return dataclasses.replace(config, **sections)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -25,8 +25,16 @@ def ircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IrcServer]:
 
 
 def test_a_twitch_question_is_answered_aloud_and_in_chat(config, ircd: IrcServer, tmp_path: Path) -> None:
-    twitch = dataclasses.replace(config.twitch, channel="streamer", nick="novabot", token=TOKEN,
-                                 server="127.0.0.1", port=ircd.port, tls=False, reply_in_chat=True)
+    twitch = dataclasses.replace(
+        config.twitch,
+        channel="streamer",
+        nick="novabot",
+        token=TOKEN,
+        server="127.0.0.1",
+        port=ircd.port,
+        tls=False,
+        reply_in_chat=True,
+    )
     heard = Heard()
 
     async def scenario() -> str:

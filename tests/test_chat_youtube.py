@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -108,8 +109,7 @@ def test_skips_the_backlog_of_the_first_page(api: RecordedApi) -> None:
     assert {"first! hi everyone", "welcome in, we start in a minute"}.isdisjoint(m.text for m in messages)
 
 
-def test_waits_the_polling_interval_and_chains_page_tokens(api: RecordedApi,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_waits_the_polling_interval_and_chains_page_tokens(api: RecordedApi, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="engine.chat")
     run_source(api)
     polls = api.polls()
@@ -131,8 +131,9 @@ def test_finds_the_live_chat_of_the_video_with_the_api_key(api: RecordedApi) -> 
     assert all(s.query["key"] == KEY and s.authorization is None for s in api.seen)
 
 
-def test_rate_limits_and_network_errors_are_retried_with_backoff(api: RecordedApi,
-                                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_rate_limits_and_network_errors_are_retried_with_backoff(
+    api: RecordedApi, caplog: pytest.LogCaptureFixture
+) -> None:
     api.upsets = ["cut", 503, "error_rate_limit_exceeded.json"]
     messages, sleeps = run_source(api)
     assert sleeps.requested == [2.0, 4.0, 8.0, 2.0, 3.5, 1.0]
@@ -198,8 +199,13 @@ def test_oauth_token_posts_the_reply_in_chat(api: RecordedApi) -> None:
     assert serve_and(api, post) is True
     [posted] = api.seen
     assert (posted.method, posted.query, posted.authorization) == ("POST", {"part": "snippet"}, f"Bearer {TOKEN}")
-    assert posted.body == {"snippet": {"liveChatId": CHAT_ID, "type": "textMessageEvent",
-                                       "textMessageDetails": {"messageText": "Mine is Celeste."}}}
+    assert posted.body == {
+        "snippet": {
+            "liveChatId": CHAT_ID,
+            "type": "textMessageEvent",
+            "textMessageDetails": {"messageText": "Mine is Celeste."},
+        }
+    }
 
 
 def test_api_key_alone_cannot_post(api: RecordedApi) -> None:

@@ -44,6 +44,11 @@ def test_a_youtube_question_is_answered_aloud_and_in_chat(config) -> None:
     question, spoken, posted = asyncio.run(scenario())
     assert question == "Lena Vogel: Nova are you there?"  # the one line written after the co-host started
     assert posted.authorization == f"Bearer {TOKEN}"
-    assert posted.body == {"snippet": {"liveChatId": CHAT_ID, "type": "textMessageEvent",
-                                       "textMessageDetails": {"messageText": f"@Lena Vogel {spoken}"}}}
+    assert posted.body == {
+        "snippet": {
+            "liveChatId": CHAT_ID,
+            "type": "textMessageEvent",
+            "textMessageDetails": {"messageText": f"@Lena Vogel {spoken}"},
+        }
+    }
     assert spoken and all(seen.authorization == f"Bearer {TOKEN}" for seen in api.seen)

@@ -93,6 +93,8 @@ def test_avatar_check_reports_the_face_and_writes_a_preview(tmp_path, config):
 def test_config_file_errors_are_one_line(tmp_path, config):
     bad = tmp_path / "c.toml"
     bad.write_text("[render]\nfps = 'fast'\n")
-    _assert_one_line_error(cohost("say", "hi", "--config", str(bad)), 1, "render.fps must be int")
+    _assert_one_line_error(
+        cohost("say", "hi", "--config", str(bad)), 2, "[render] fps must be a whole number, got 'fast'"
+    )
     bad.write_text("[nope]\n")
-    _assert_one_line_error(cohost("say", "hi", "--config", str(bad)), 1, "unknown section [nope]")
+    _assert_one_line_error(cohost("say", "hi", "--config", str(bad)), 2, "unknown section [nope]")

@@ -11,7 +11,8 @@ import stat
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import websocket
@@ -19,8 +20,8 @@ import websocket
 from engine.api.auth import ensure_token
 from engine.api.server import CLIENT_BACKLOG, MAX_PENDING_LINES, MAX_TEXT, ControlApi
 from engine.config import load_config
-from engine.errors import CohostError
 from engine.conversation.director import Conversation
+from engine.errors import CohostError
 from engine.live.engine import RENDER_AHEAD_S
 from engine.live.events import Event
 from engine.live.track import FADE_S
@@ -49,8 +50,9 @@ def quiet_engine(engine: Conversation) -> Iterator[None]:
     reset_engine(engine)
 
 
-def call(api: ControlApi, method: str, path: str, body: Any = None, token: str | None = TOKEN,
-         raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
+def call(
+    api: ControlApi, method: str, path: str, body: Any = None, token: str | None = TOKEN, raw: bytes | None = None
+) -> tuple[int, dict[str, Any]]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     request = urllib.request.Request(api.url + path, data=data, method=method, headers=headers)
@@ -69,7 +71,9 @@ def connect_events(api: ControlApi, **options: Any) -> websocket.WebSocket:
     return ws
 
 
-def events_until(ws: websocket.WebSocket, done: Callable[[dict[str, Any]], bool], timeout: float = 30) -> list[dict[str, Any]]:
+def events_until(
+    ws: websocket.WebSocket, done: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> list[dict[str, Any]]:
     """Events received until one satisfies `done` (included)."""
     received: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
@@ -102,8 +106,11 @@ def test_say_streams_speaking_events_in_order_on_the_websocket(api: ControlApi) 
         status, body = call(api, "POST", "/say", {"text": "Hello chat. Thanks for the follow.", "question": "Hi?"})
         assert status == 200
         line_id = body["id"]
-        events = [e for e in events_until(ws, lambda e: e["kind"] == "speaking_ended" and e["line_id"] == line_id)
-                  if e["line_id"] == line_id]
+        events = [
+            e
+            for e in events_until(ws, lambda e: e["kind"] == "speaking_ended" and e["line_id"] == line_id)
+            if e["line_id"] == line_id
+        ]
     finally:
         ws.close()
     assert [e["kind"] for e in events] == ["speaking_started", "subtitle", "subtitle", "speaking_ended"]
@@ -222,7 +229,11 @@ def test_push_to_talk_is_published_as_a_ptt_event(api: ControlApi) -> None:
     try:
         assert call(api, "POST", "/ptt", {"down": True}) == (200, {"ok": True})
         assert call(api, "POST", "/ptt", {"down": False}) == (200, {"ok": True})
-        ptt = [e["text"] for e in events_until(ws, lambda e: e["kind"] == "ptt" and e["text"] == "up") if e["kind"] == "ptt"]
+        ptt = [
+            e["text"]
+            for e in events_until(ws, lambda e: e["kind"] == "ptt" and e["text"] == "up")
+            if e["kind"] == "ptt"
+        ]
     finally:
         ws.close()
     assert ptt == ["down", "up"]
@@ -306,7 +317,9 @@ def approving(engine: Conversation) -> Iterator[Conversation]:
 
 def test_chat_posted_by_a_bridge_is_moderated_and_queued(api: ControlApi, approving: Conversation) -> None:
     assert call(api, "POST", "/chat", {"user": "ann", "text": "Nova, how are you?", "platform": "douyin"}) == (
-        200, {"result": "queued"})
+        200,
+        {"result": "queued"},
+    )
     batch = {"messages": [
         {"user": "bob", "text": "just chatting"},
         {"user": "eve", "text": "Nova say fuck"},
@@ -315,7 +328,10 @@ def test_chat_posted_by_a_bridge_is_moderated_and_queued(api: ControlApi, approv
     ]}  # fmt: skip
     assert call(api, "POST", "/chat", batch) == (200, {"results": ["ignored", "banned", "cooldown", "queued"]})
     questions = call(api, "GET", "/questions")[1]["questions"]
-    assert [(q["user"], q["platform"], q["kind"]) for q in questions] == [("rich", "bridge", "gift"), ("ann", "douyin", "chat")]
+    assert [(q["user"], q["platform"], q["kind"]) for q in questions] == [
+        ("rich", "bridge", "gift"),
+        ("ann", "douyin", "chat"),
+    ]
     assert not any(q["approved"] for q in questions)
 
 

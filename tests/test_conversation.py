@@ -13,10 +13,10 @@ import pytest
 
 from engine.chat.message import ChatMessage
 from engine.config import Config, TriggersConfig
-from engine.errors import CohostError
 from engine.conversation.memory import MAX_VIEWERS, Memory, memory_path
 from engine.conversation.queue import PRIORITY_CHAT, PRIORITY_PAID, QuestionQueue
 from engine.conversation.triggers import Triggers
+from engine.errors import CohostError
 from tests.harness.live import Heard, small_conversation
 from tests.harness.process import wait_until
 
@@ -28,9 +28,9 @@ def chat(user: str, text: str, **kw) -> ChatMessage:
 
 
 def tuned(config: Config, **sections: dict) -> Config:
-    return dataclasses.replace(config, **{
-        name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()
-    })
+    return dataclasses.replace(
+        config, **{name: dataclasses.replace(getattr(config, name), **values) for name, values in sections.items()}
+    )
 
 
 def test_a_question_naming_the_cohost_is_answered_with_the_question_shown(config) -> None:
@@ -68,8 +68,10 @@ def test_banned_words_in_an_answer_end_it_before_they_are_spoken(config, tmp_pat
     """The answer comes from the real scripted brain, fed a FAQ file whose answer turns unsafe in its
     second sentence: the first sentence is spoken, the second and everything after it never are."""
     faq = tmp_path / "faq.toml"
-    faq.write_text('[[faq]]\nquestion = "tell me a secret"\n'
-                   f'answer = "Sure thing, here it comes. This part says {BANNED} on air. And this never plays."\n')
+    faq.write_text(
+        '[[faq]]\nquestion = "tell me a secret"\n'
+        f'answer = "Sure thing, here it comes. This part says {BANNED} on air. And this never plays."\n'
+    )
     heard = Heard()
     cfg = tuned(config, persona={"faq_file": str(faq), "max_sentences": 5})
     with small_conversation(cfg) as conversation:
@@ -108,7 +110,10 @@ def test_a_viewer_on_cooldown_is_refused_until_it_passes(config) -> None:
         time.sleep(1.1)
         assert conversation.receive(chat("ann", "Nova, third question")) == "queued"
         assert [q["text"] for q in conversation.questions()] == [
-            "Nova, first question", "Nova, my question", "Nova, third question"]
+            "Nova, first question",
+            "Nova, my question",
+            "Nova, third question",
+        ]
 
 
 def test_paid_messages_are_answered_first_with_thanks(config) -> None:

@@ -7,9 +7,9 @@ import pytest
 
 from engine.face.animator import Animator
 from engine.face.idle import IdleMotion
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
 from engine.face.visemes import JAW, PRESS, ROUND, mouth_controls, viseme_for
-from engine.say import load_portrait
 from engine.voice.base import SpeechChunk, TimedPhoneme
 
 SR = 22050

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from engine.analysis.lipsync import SPEECH_OPEN_MIN, measure_file
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
-from engine.say import load_portrait, render_to_file
+from engine.say import render_to_file
 
 TEXT = "Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your messages out loud."
 SIZE = (640, 360)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -18,13 +18,13 @@ from engine.analysis.lipsync import measure_file
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S
 from engine.face.idle import IdleMotion
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer, fit_portrait
 from engine.live.engine import LiveEngine, build_renderer
 from engine.live.events import Event
-from engine.live.track import FADE_S, LINE_GAP_S
+from engine.live.track import FADE_S, LINE_GAP_S, SENTENCE_GAP_S
 from engine.output import make_outputs
 from engine.output.file import FileOutput
-from engine.say import SENTENCE_GAP_S, load_portrait
 from engine.voice.base import SpeechChunk
 from engine.voice.espeak import EspeakBackend
 
@@ -184,7 +184,11 @@ def test_speech_starts_at_a_block_boundary_and_subtitles_arrive_at_their_sentenc
         assert np.array_equal(audio[subtitle.sample : subtitle.sample + len(chunk.pcm)], chunk.pcm)
         # ... and the event came out with the block that plays that sample, not when synthesized.
         written = events.blocks_written_at[events.index(subtitle)]
-        assert recorder.samples[written - 1] <= subtitle.sample < recorder.samples[written - 1] + len(recorder.pcm[written - 1])
+        assert (
+            recorder.samples[written - 1]
+            <= subtitle.sample
+            < recorder.samples[written - 1] + len(recorder.pcm[written - 1])
+        )
     assert ended.sample == subtitles[1].sample + len(chunks[1].pcm)
     assert not audio[: started.sample].any() and not audio[ended.sample :].any()
 
@@ -250,7 +254,9 @@ def test_stop_talking_in_real_time_cuts_within_100_ms_of_the_clock(config, small
     audio = recorder.audio()
     heard = np.flatnonzero(audio[clock_at_call:])
     clock_ms = (heard[-1] + 1) * 1000 / sr if len(heard) else 0.0
-    print(f"stop_talking: audio ends {clock_ms:.1f} ms of clock after the call; speaking_ended after {wall_ms:.1f} ms wall")
+    print(
+        f"stop_talking: audio ends {clock_ms:.1f} ms of clock after the call; speaking_ended after {wall_ms:.1f} ms wall"
+    )
     assert clock_ms <= 100
     assert ended.sample - clock_at_call <= 0.1 * sr
 
@@ -435,9 +441,13 @@ def test_live_path_keeps_lip_sync_in_the_recorded_session(tmp_path, config, port
     renderer = Renderer(portrait.image, portrait.landmarks, (640, 360))
     path = tmp_path / "session.mp4"
     events = Events(Recorder())
-    with LiveEngine(config, [FileOutput(path)], sink=events, voice=piper_voice, renderer=renderer, realtime=False) as engine:
+    with LiveEngine(
+        config, [FileOutput(path)], sink=events, voice=piper_voice, renderer=renderer, realtime=False
+    ) as engine:
         engine.run_frames(9)
-        engine.say("Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your messages out loud.")
+        engine.say(
+            "Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your messages out loud."
+        )
         _run_until(engine, events, "speaking_ended")
         engine.run_frames(15)
     report = measure_file(path, face_model)

@@ -13,16 +13,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from engine.analysis.lipsync import measure_file
 from engine.config import load_config, update_user_config
 from engine.obs.sources import AVATAR, QUESTION, SUBTITLES
-from tests.harness.fixtures import OBS_PASSWORD, obs, pulse, rtmp  # noqa: F401  (fixtures by name)
+from tests.harness.fixtures import OBS_PASSWORD
 from tests.harness.process import free_port, log_tail, spawn, stop_group, wait_until
 
 STREAM_KEY = "e2e-SECRET-key-4f9a1c"
@@ -106,7 +106,9 @@ def _items_named(obs, name: str) -> int:  # noqa: F811
 def test_speech_reaches_viewers_through_obs_and_rtmp_in_sync(live, obs, rtmp, face_model):  # noqa: F811
     wait_until(lambda: _items_named(obs, AVATAR) == 1, 30, "the co-host's sources")
     obs.call("SetCurrentProgramScene", sceneName=load_config(live.config_path).obs.scene)  # the streamer's scene switch
-    started = live.cohost("stream", "start", "--platform", "custom", "--server", rtmp.url, "--config", str(live.config_path))
+    started = live.cohost(
+        "stream", "start", "--platform", "custom", "--server", rtmp.url, "--config", str(live.config_path)
+    )
     assert started.returncode == 0, started.stderr
     wait_until(lambda: rtmp.recorded_bytes() > 50_000, 60, "OBS to stream to nginx-rtmp")
     time.sleep(1.0)

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from engine.chat.message import ChatMessage
 from engine.config import ModerationConfig
 from engine.errors import CohostError
-from engine.moderation.gate import MAX_ENTRIES, ChatGate
-from engine.moderation.english import EnglishMatcher
-from engine.moderation.confusables import unmask
 from engine.moderation import text as text_module
 from engine.moderation.classifier import Scores
+from engine.moderation.confusables import unmask
+from engine.moderation.english import EnglishMatcher
+from engine.moderation.gate import MAX_ENTRIES, ChatGate
 from engine.moderation.text import TextFilter
 from engine.moderation.word_files import (
     BUILTIN_WORD_FILES,
@@ -650,8 +650,19 @@ def test_expired_entries_are_forgotten(moderation):
 
 @pytest.mark.parametrize(
     "text",
-    ["sh!t", "f**k this", "c*nt", "sh*t happens", "b!tch", "a$$", "@ss", "5h1t", "what the f*ck", "ph*ck off",
-     "mother f***er"],
+    [
+        "sh!t",
+        "f**k this",
+        "c*nt",
+        "sh*t happens",
+        "b!tch",
+        "a$$",
+        "@ss",
+        "5h1t",
+        "what the f*ck",
+        "ph*ck off",
+        "mother f***er",
+    ],
 )
 def test_a_symbol_inside_a_word_stands_for_a_letter(text_filter, text):
     assert text_filter.clean_input(text).reason == "banned"
@@ -826,8 +837,14 @@ def lists_only(moderation) -> TextFilter:
 
 @pytest.mark.parametrize(
     "text",
-    ["our bitch had a litter of six puppies", "a cock pheasant in the field", "coal tits at the feeder",
-     "the old hoe in the garden shed", "a chink in the curtains", "what sex is your puppy"],
+    [
+        "our bitch had a litter of six puppies",
+        "a cock pheasant in the field",
+        "coal tits at the feeder",
+        "the old hoe in the garden shed",
+        "a chink in the curtains",
+        "what sex is your puppy",
+    ],
 )
 def test_a_context_word_passes_the_lists_beside_a_word_of_its_ordinary_sense(lists_only, text):
     assert lists_only.clean_input(text).ok
@@ -864,6 +881,21 @@ def test_the_classifier_never_reads_an_allowlisted_phrase(moderation, monkeypatc
     assert text_filter.clean_input("she graduated magna cum laude").ok
     assert text_filter.check_output("Homo sapiens walked out of Africa.").ok
     assert read == ["she graduated", "walked out of africa."]
+
+
+def test_the_classifier_reads_chat_without_the_co_hosts_names(moderation, monkeypatch):
+    read = []
+
+    class Recording:
+        def scores(self, text):
+            read.append(text)
+            return Scores(0.0, 0.0, 0.0, 0.0, 0.0)
+
+    monkeypatch.setattr(text_module, "load_classifier", lambda config: Recording())
+    text_filter = TextFilter(moderation, names=["Nova", "Nova Bot"])
+    assert text_filter.clean_input("Nova, me again").text == "Nova, me again"  # asked as written
+    text_filter.clean_input("@nova bot what's up, supernova")
+    assert read == [", me again", "what's up, supernova"]
 
 
 _SYMBOLS = "*#%-.!@$|+01345789 "

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.moderation.chinese import ZH_FILE, ChineseMatcher, load_chinese_matcher
-from engine.moderation.word_files import read_word_file
-
 # The Chinese cases of the filter's own tests, which this matcher must keep passing.
 from test_moderation import _TRADITIONAL
+
+from engine.moderation.chinese import ZH_FILE, ChineseMatcher, load_chinese_matcher
+from engine.moderation.word_files import read_word_file
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,32 @@ def _blocked(matcher: ChineseMatcher, texts: list[str]) -> list[str]:
 
 
 _EVASIONS = {
-    "pinyin initials": ["sb", "你是SB吧", "主播sb", "nmsl", "NMSL", "cnm", "nmb", "wcnm", "tmd", "rnm", "mlgb", "qnmlgb"],
+    "pinyin initials": [
+        "sb",
+        "你是SB吧",
+        "主播sb",
+        "nmsl",
+        "NMSL",
+        "cnm",
+        "nmb",
+        "wcnm",
+        "tmd",
+        "rnm",
+        "mlgb",
+        "qnmlgb",
+    ],
     "initials spelled letter by letter": ["s b 主播", "n m s l", "n.m.s.l"],
-    "spelled pinyin": ["sha bi", "shabi", "shǎ bī", "SHA BI", "ShaBi主播", "cao ni ma", "caonima", "ni ma si le", "nimasile"],
+    "spelled pinyin": [
+        "sha bi",
+        "shabi",
+        "shǎ bī",
+        "SHA BI",
+        "ShaBi主播",
+        "cao ni ma",
+        "caonima",
+        "ni ma si le",
+        "nimasile",
+    ],
     "homophones": ["草泥马", "尼玛", "傻哔", "煞笔", "沙比", "你个煞笔", "你是沙比吗", "你马死了", "你马没了"],
     "split by symbols": ["傻*逼", "操.你.妈", "傻 🙂 逼", "傻😀逼", "傻 逼 主播", "你 妈 死 了"],
     "components and emoji": ["你🐴死了", "你🐎没了", "亻尔女马死了", "⺅尔女马死了", "🌿泥马"],
@@ -57,7 +80,16 @@ _INNOCENT = {
     "an innocent phrase holding an entry": ["这是跳楼价，大麻烦", "這是跳樓價，大麻煩", "想死你了", "我杀了你的队友"],
     "game talk": ["他杀了你的队友，真可惜", "他殺了你的隊友，真可惜", "杀了这个boss"],
     "English that spells an initial or a syllable": ["can sb help me", "shabby chic", "I like sushi", "ni hao", "sha"],
-    "everyday danmaku": ["主播好厉害", "笑死我了", "666", "比分3比1", "第138期", "哈哈哈哈哈", "前排围观", "主播晚上好"],
+    "everyday danmaku": [
+        "主播好厉害",
+        "笑死我了",
+        "666",
+        "比分3比1",
+        "第138期",
+        "哈哈哈哈哈",
+        "前排围观",
+        "主播晚上好",
+    ],
 }
 
 

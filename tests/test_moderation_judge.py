@@ -18,9 +18,8 @@ from engine.config import Config
 from engine.errors import CohostError
 from engine.moderation.judge import EXAMPLES, MAX_TOKENS, Judge, load_judge
 from engine.moderation.text import TextFilter
-from tests.harness.llama import API_KEY, LlamaServer, llama, requires_llama_cpp  # noqa: F401  (fixture)
+from tests.harness.llama import API_KEY, LlamaServer, requires_llama_cpp
 from tests.harness.process import free_port
-from tests.harness.web import fake_server  # noqa: F401  (fixture)
 
 SENTENCE = 'Thanks for the follow, "Ana"! See you tomorrow.'
 

@@ -4,7 +4,8 @@ with its audio on a real PulseAudio server."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,13 +15,14 @@ from engine.obs.bridge import ObsBridge
 from engine.obs.controller import ObsController
 from engine.obs.sources import AVATAR, KEY_FILTER, QUESTION, SUBTITLES, ObsSetup
 from tests.harness import ObsProcess, free_port
-from tests.harness.fixtures import OBS_PASSWORD, obs, pulse  # noqa: F401  (fixtures)
+from tests.harness.fixtures import OBS_PASSWORD
 from tests.harness.process import wait_until
 
 SCENE = "Co-host"
 GAME_AUDIO = "Game audio"
-SETUP = ObsSetup(avatar_url="udp://127.0.0.1:47123", key_color="#00ff00",
-                 duck_sources=(GAME_AUDIO, "No such source"), duck_db=-12.0)
+SETUP = ObsSetup(
+    avatar_url="udp://127.0.0.1:47123", key_color="#00ff00", duck_sources=(GAME_AUDIO, "No such source"), duck_db=-12.0
+)
 
 
 def controller_for(obs: ObsProcess, setup: ObsSetup = SETUP) -> ObsController:
@@ -38,8 +40,13 @@ def game_audio(obs: ObsProcess) -> str:
     """A real audio input (PulseAudio capture of the null sink's monitor) at a level the user chose."""
     inputs = {i["inputName"] for i in obs.call("GetInputList")["inputs"]}
     if GAME_AUDIO not in inputs:
-        obs.call("CreateInput", sceneName="Scene", inputName=GAME_AUDIO, inputKind="pulse_output_capture",
-                 inputSettings={"device_id": "cohost_out.monitor"})
+        obs.call(
+            "CreateInput",
+            sceneName="Scene",
+            inputName=GAME_AUDIO,
+            inputKind="pulse_output_capture",
+            inputSettings={"device_id": "cohost_out.monitor"},
+        )
     obs.call("SetInputVolume", inputName=GAME_AUDIO, inputVolumeDb=-3.5)
     return GAME_AUDIO
 
@@ -114,8 +121,9 @@ def test_subtitle_and_question_reach_the_text_sources(obs: ObsProcess, controlle
     assert text_of(obs, SUBTITLES) == ""
 
 
-def test_ducking_lowers_by_duck_db_and_restores_the_exact_level(obs: ObsProcess, controller: ObsController,
-                                                                game_audio: str):
+def test_ducking_lowers_by_duck_db_and_restores_the_exact_level(
+    obs: ObsProcess, controller: ObsController, game_audio: str
+):
     before = volume(obs, game_audio)
     controller.duck(True)
     ducked = volume(obs, game_audio)
@@ -144,9 +152,9 @@ def test_a_duck_left_by_a_crashed_engine_is_restored_on_the_next_start(obs: ObsP
         assert volume(obs, game_audio)["inputVolumeMul"] == before["inputVolumeMul"]
 
 
-def test_bridge_shows_question_and_subtitles_while_speaking_and_clears_after(obs: ObsProcess,
-                                                                             controller: ObsController,
-                                                                             game_audio: str):
+def test_bridge_shows_question_and_subtitles_while_speaking_and_clears_after(
+    obs: ObsProcess, controller: ObsController, game_audio: str
+):
     before = volume(obs, game_audio)
     bridge = ObsBridge(controller)
     try:
@@ -180,8 +188,10 @@ def test_connect_names_the_address_and_hides_the_password(obs: ObsProcess):
 
 # The two OBS crashes come last: they restart the module's OBS.
 
+
 def test_after_obs_is_killed_and_restarted_the_controller_reconnects_and_the_bridge_catches_up(
-        obs: ObsProcess, controller: ObsController):
+    obs: ObsProcess, controller: ObsController
+):
     bridge = ObsBridge(controller)
     try:
         obs.kill()

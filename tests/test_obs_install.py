@@ -57,14 +57,23 @@ class Home:
 
     def install(self, *args: str) -> Run:
         env = {**os.environ, "HOME": str(self.path), "XDG_CONFIG_HOME": str(self.path / ".config")}
-        result = subprocess.run([sys.executable, "-m", "engine.obs_install", *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "engine.obs_install", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return Run(result.returncode, result.stdout, result.stderr)
 
     def snapshot(self) -> dict[str, tuple[bytes, int, int]]:
         """Every file under HOME: content, modification time and mode."""
-        return {str(p.relative_to(self.path)): (p.read_bytes(), p.stat().st_mtime_ns, stat.S_IMODE(p.stat().st_mode))
-                for p in sorted(self.path.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(self.path)): (p.read_bytes(), p.stat().st_mtime_ns, stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(self.path.rglob("*"))
+            if p.is_file()
+        }
 
 
 @pytest.fixture
@@ -93,8 +102,13 @@ def test_obs_29_layout_enables_the_websocket_in_global_ini(home: Home) -> None:
     assert run.returncode == 0, run.output
     password = home.config()["obs"]["password"]
     text = (home.obs / "global.ini").read_text()
-    assert ini_section(text, "OBSWebSocket") == {"FirstLoad": "false", "ServerEnabled": "true", "ServerPort": "4466",
-                                                 "AuthRequired": "true", "ServerPassword": password}
+    assert ini_section(text, "OBSWebSocket") == {
+        "FirstLoad": "false",
+        "ServerEnabled": "true",
+        "ServerPort": "4466",
+        "AuthRequired": "true",
+        "ServerPassword": password,
+    }
     assert text.startswith(USER_GLOBAL_INI)  # the user's own settings are kept line for line
     assert not (home.obs / "plugin_config").exists()
     assert_private(home.obs / "global.ini")
@@ -106,8 +120,13 @@ def test_obs_30_layout_enables_the_websocket_in_its_plugin_config(home: Home) ->
     run = home.install("--obs-version", "30")
     assert run.returncode == 0, run.output
     path = home.obs / "plugin_config" / "obs-websocket" / "config.json"
-    assert json.loads(path.read_text()) == {"first_load": False, "server_enabled": True, "server_port": 4466,
-                                            "auth_required": True, "server_password": home.config()["obs"]["password"]}
+    assert json.loads(path.read_text()) == {
+        "first_load": False,
+        "server_enabled": True,
+        "server_port": 4466,
+        "auth_required": True,
+        "server_password": home.config()["obs"]["password"],
+    }
     assert (home.obs / "global.ini").read_text() == USER_GLOBAL_INI  # OBS 30 would move a section out of it
     assert_private(path)
     assert_secrets_not_in(home, run)
@@ -121,7 +140,10 @@ def test_an_unknown_obs_version_gets_both_layouts_with_one_password(tmp_path: Pa
     assert "OBS version unknown" in run.stdout
     password = home.config()["obs"]["password"]
     assert ini_section((elsewhere / "global.ini").read_text(), "OBSWebSocket")["ServerPassword"] == password
-    assert json.loads((elsewhere / "plugin_config" / "obs-websocket" / "config.json").read_text())["server_password"] == password
+    assert (
+        json.loads((elsewhere / "plugin_config" / "obs-websocket" / "config.json").read_text())["server_password"]
+        == password
+    )
     assert_secrets_not_in(home, run)
 
 
@@ -136,7 +158,9 @@ def test_a_second_run_changes_nothing(home: Home) -> None:
 
 
 def test_a_password_obs_already_has_is_kept_and_saved_for_the_engine(home: Home) -> None:
-    (home.obs / "global.ini").write_text(USER_GLOBAL_INI + "\n[OBSWebSocket]\nServerPassword=users0wnPassw0rd\nServerPort=4455\n")
+    (home.obs / "global.ini").write_text(
+        USER_GLOBAL_INI + "\n[OBSWebSocket]\nServerPassword=users0wnPassw0rd\nServerPort=4455\n"
+    )
     run = home.install()  # version from the files: [OBSWebSocket] in global.ini (or `obs --version`)
     assert run.returncode == 0, run.output
     section = ini_section((home.obs / "global.ini").read_text(), "OBSWebSocket")
@@ -152,8 +176,11 @@ def test_the_collection_lists_the_script_and_the_engines_sources(home: Home) -> 
     assert collection["name"] == "obs-cohost"
     (script,) = collection["modules"]["scripts-tool"]
     assert Path(script["path"]) == SCRIPT_PATH and SCRIPT_PATH.is_file()
-    assert script["settings"] == {"engine_address": "http://127.0.0.1:8899", "token": home.config()["api"]["token"],
-                                  "scene": "Co-host"}
+    assert script["settings"] == {
+        "engine_address": "http://127.0.0.1:8899",
+        "token": home.config()["api"]["token"],
+        "scene": "Co-host",
+    }
     by_name = {s["name"]: s for s in collection["sources"]}
     # The names the engine's OBS controller looks for: it must find these, not add a second set.
     assert {sources.AVATAR, sources.SUBTITLES, sources.QUESTION, "Co-host"} == set(by_name)
@@ -213,11 +240,14 @@ def test_a_broken_obs_file_is_one_line_error(home: Home) -> None:
 
 def test_obs_config_folders_per_platform(tmp_path: Path) -> None:
     assert obs_config_candidates("linux", {"XDG_CONFIG_HOME": "/x"}, tmp_path) == [
-        Path("/x/obs-studio"), tmp_path / ".var/app/com.obsproject.Studio/config/obs-studio"]
+        Path("/x/obs-studio"),
+        tmp_path / ".var/app/com.obsproject.Studio/config/obs-studio",
+    ]
     assert obs_config_candidates("linux", {}, tmp_path)[0] == tmp_path / ".config/obs-studio"
     assert obs_config_candidates("darwin", {}, tmp_path) == [tmp_path / "Library/Application Support/obs-studio"]
     assert obs_config_candidates("win32", {"APPDATA": "C:/Users/u/AppData/Roaming"}, tmp_path) == [
-        Path("C:/Users/u/AppData/Roaming/obs-studio")]
+        Path("C:/Users/u/AppData/Roaming/obs-studio")
+    ]
 
 
 def test_obs_version_is_read_from_the_files_obs_wrote(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ import json
 import socket
 import time
 import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import websocket
@@ -28,7 +29,15 @@ from tests.harness.live import reset_engine, serving_api, small_conversation
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
-HOTKEYS = ["cohost.say_next", "cohost.approve", "cohost.skip", "cohost.stop", "cohost.mute", "cohost.scene", "cohost.push_to_talk"]
+HOTKEYS = [
+    "cohost.say_next",
+    "cohost.approve",
+    "cohost.skip",
+    "cohost.stop",
+    "cohost.mute",
+    "cohost.scene",
+    "cohost.push_to_talk",
+]
 PANEL_PROBE = Path(__file__).with_name("obs_scripts") / "panel_probe.py"
 LONG_TEXT = " ".join(f"Here is sentence number {n} of a line that is queued for later." for n in range(1, 13))
 
@@ -60,8 +69,9 @@ def obs(tmp_path_factory: pytest.TempPathFactory, api: ControlApi) -> Iterator[O
     collection["modules"]["scripts-tool"].append({"path": str(PANEL_PROBE), "settings": {}})
     collection_path.write_text(json.dumps(collection))
     obs_settings = tomllib.loads(config_path.read_text())["obs"]
-    with ObsProcess(home, obs_settings["port"], obs_settings["password"], scene_collection="obs-cohost",
-                    write_config=False) as process:
+    with ObsProcess(
+        home, obs_settings["port"], obs_settings["password"], scene_collection="obs-cohost", write_config=False
+    ) as process:
         process.wait_for_log("engine status: connected")
         yield process
 
@@ -84,7 +94,9 @@ def trigger(obs: ObsProcess, hotkey: str) -> None:
     obs.call("TriggerHotkeyByName", hotkeyName=hotkey)
 
 
-def next_event(ws: websocket.WebSocket, matches: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+def next_event(
+    ws: websocket.WebSocket, matches: Callable[[dict[str, Any]], bool], timeout: float = 30
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ws.settimeout(max(0.1, deadline - time.monotonic()))
@@ -163,8 +175,9 @@ def on_gameplay_scene(obs: ObsProcess) -> None:
 
 
 def wait_for_program_scene(obs: ObsProcess, name: str) -> None:
-    wait_until(lambda: obs.call("GetCurrentProgramScene")["currentProgramSceneName"] == name, 10,
-               f"program scene {name!r}")
+    wait_until(
+        lambda: obs.call("GetCurrentProgramScene")["currentProgramSceneName"] == name, 10, f"program scene {name!r}"
+    )
 
 
 def test_scene_hotkey_switches_to_the_co_host_scene_and_back(obs: ObsProcess) -> None:

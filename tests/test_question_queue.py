@@ -248,15 +248,19 @@ def test_a_restart_keeps_every_question_in_order(db_path, clock):
 
 def _child(db_path: Path, body: str) -> subprocess.Popen:
     """A process that runs `body` against the queue, prints "ready" and waits to be killed."""
-    code = textwrap.dedent(
-        f"""
+    code = (
+        textwrap.dedent(
+            f"""
         import sys, time
         from pathlib import Path
         from engine.chat.message import ChatMessage
         from engine.conversation.queue import QuestionQueue
         q = QuestionQueue(Path({str(db_path)!r}), max_size=50, expire_s=300.0)
         """
-    ) + textwrap.dedent(body) + "\nprint('ready', flush=True)\ntime.sleep(600)\n"
+        )
+        + textwrap.dedent(body)
+        + "\nprint('ready', flush=True)\ntime.sleep(600)\n"
+    )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
 
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from engine.face.animator import Animator
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
 from engine.live.clock import SampleClock
 from engine.live.engine import LiveEngine
 from engine.media.decode import read_av
 from engine.output.stream import StreamOutput
-from engine.say import load_portrait
 from engine.voice.espeak import EspeakBackend
 from tests.av_probe import brightest, click, onset
 
@@ -48,7 +48,7 @@ class UdpCapture:
         while True:
             try:
                 packet = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 if self._done.is_set():  # asked to stop, and nothing more arrived for a while
                     return
                 continue
@@ -70,7 +70,9 @@ def _send(capture: UdpCapture, fps: int, seconds: float, flash_frame: int | None
     clock = SampleClock(RATE, fps)
     frames = round(seconds * fps)
     total = clock.frame_sample(frames)
-    audio = click(RATE, total, clock.frame_sample(flash_frame)) if flash_frame is not None else np.zeros(total, np.int16)
+    audio = (
+        click(RATE, total, clock.frame_sample(flash_frame)) if flash_frame is not None else np.zeros(total, np.int16)
+    )
     out = StreamOutput(capture.port)
     out.open(W, H, fps, RATE)
     for k in range(frames):
@@ -81,11 +83,15 @@ def _send(capture: UdpCapture, fps: int, seconds: float, flash_frame: int | None
 
 
 def _ffmpeg(path: Path, *args: str) -> bytes:
-    return subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), *args, "-"], capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), *args, "-"], capture_output=True, check=True
+    ).stdout
 
 
 def _ffprobe(path: Path, *args: str) -> str:
-    return subprocess.run(["ffprobe", "-v", "error", *args, str(path)], capture_output=True, check=True, text=True).stdout
+    return subprocess.run(
+        ["ffprobe", "-v", "error", *args, str(path)], capture_output=True, check=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +113,21 @@ def test_flash_and_click_at_one_clock_sample_line_up_when_decoded_by_pyav(flash_
 
 def test_flash_and_click_line_up_when_decoded_by_the_ffmpeg_that_obs_uses(flash_stream):
     path, _, _ = flash_stream
-    times = [float(t) for t in _ffprobe(path, "-select_streams", "v", "-show_entries", "frame=pts_time", "-of", "default=nw=1:nk=1").split()]
-    gray = np.frombuffer(_ffmpeg(path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray"), np.uint8)
+    times = [
+        float(t)
+        for t in _ffprobe(
+            path, "-select_streams", "v", "-show_entries", "frame=pts_time", "-of", "default=nw=1:nk=1"
+        ).split()
+    ]
+    gray = np.frombuffer(
+        _ffmpeg(path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gray"), np.uint8
+    )
     flash = times[brightest(gray.reshape(-1, H, W))]
-    audio_start = float(_ffprobe(path, "-select_streams", "a", "-show_entries", "stream=start_time", "-of", "default=nw=1:nk=1").split()[0])
+    audio_start = float(
+        _ffprobe(
+            path, "-select_streams", "a", "-show_entries", "stream=start_time", "-of", "default=nw=1:nk=1"
+        ).split()[0]
+    )
     pcm = np.frombuffer(_ffmpeg(path, "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "48000"), np.int16)
     heard = audio_start + onset(pcm) / 48000
     print(f"A/V offset decoded from the TS by the ffmpeg CLI: {(heard - flash) * 1000:+.2f} ms")

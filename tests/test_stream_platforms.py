@@ -7,8 +7,8 @@ import io
 import logging
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import av
 import keyring
@@ -74,7 +74,10 @@ def test_every_preset_loads_with_the_recommended_fields():
             assert all(s.startswith("rtmp://") for s in preset.servers)
             assert preset.server() == preset.servers[0]
     assert presets["twitch"].server() == "rtmp://live.twitch.tv/app"
-    assert presets["youtube"].servers[:2] == ("rtmp://a.rtmp.youtube.com/live2", "rtmp://b.rtmp.youtube.com/live2?backup=1")
+    assert presets["youtube"].servers[:2] == (
+        "rtmp://a.rtmp.youtube.com/live2",
+        "rtmp://b.rtmp.youtube.com/live2?backup=1",
+    )
     assert presets["bilibili"].server() == "rtmp://live-push.bilivideo.com/live-bvc/"
     assert presets["douyin"].server("rtmp://push.example/live/") == "rtmp://push.example/live/"
 
@@ -172,6 +175,7 @@ def test_log_records_never_show_a_registered_secret():
 
 # -- a real stream ----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def rtmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtmpServer]:
     # The ingest is the platform's side, outside the user's HOME: nginx logs the stream name (the key)
@@ -198,11 +202,17 @@ def keyframe_times(recording: Path) -> list[float]:
 
 
 def test_custom_preset_streams_to_the_rtmp_server_and_the_key_stays_secret(
-        obs: ObsProcess, rtmp: RtmpServer, user_home: Path, no_keyring: None, caplog: pytest.LogCaptureFixture,
-        capfd: pytest.CaptureFixture[str]):
+    obs: ObsProcess,
+    rtmp: RtmpServer,
+    user_home: Path,
+    no_keyring: None,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+):
     caplog.set_level(logging.DEBUG)  # every library's debug output too: obs-websocket-py logs payloads there
-    config = update_user_config({"obs": {"port": obs.ws_port, "password": WS_PASSWORD}},
-                                user_home / ".config" / "obs-cohost" / "config.toml")
+    config = update_user_config(
+        {"obs": {"port": obs.ws_port, "password": WS_PASSWORD}}, user_home / ".config" / "obs-cohost" / "config.toml"
+    )
     cfg = ["--config", str(config)]
     outputs: list[str] = []
 
@@ -234,8 +244,10 @@ def test_custom_preset_streams_to_the_rtmp_server_and_the_key_stays_secret(
     keyframes = keyframe_times(recording)
     assert len(keyframes) >= 3
     assert all(abs((b - a) - 2.0) < 0.05 for a, b in zip(keyframes, keyframes[1:]))  # keyframe every 2 s
-    assert obs.call("GetProfileParameter", parameterCategory="SimpleOutput",
-                    parameterName="VBitrate")["parameterValue"] == "2500"
+    assert (
+        obs.call("GetProfileParameter", parameterCategory="SimpleOutput", parameterName="VBitrate")["parameterValue"]
+        == "2500"
+    )
 
     # Where the key may be: the 0600 config (no keyring here), and OBS's own service.json, where OBS
     # keeps the key of its stream service by design (as it does when a user types it into OBS).
@@ -255,16 +267,17 @@ def test_stream_start_refuses_a_second_platform_while_live(obs: ObsProcess, rtmp
     obs.call("StartStream")
     try:
         wait_until(lambda: obs.call("GetStreamStatus")["outputActive"], 20, "OBS live")
-        code, out, err = run_stream(["start", "--platform", "custom", "--server", rtmp.url, "--key-from-stdin",
-                                     "--config", str(config)], stdin="another-key")
+        code, out, err = run_stream(
+            ["start", "--platform", "custom", "--server", rtmp.url, "--key-from-stdin", "--config", str(config)],
+            stdin="another-key",
+        )
         assert code == 1 and out == "" and "already streaming" in err and "another-key" not in err
     finally:
         obs.call("StopStream")
         wait_until(lambda: not obs.call("GetStreamStatus")["outputActive"], 20, "the stream to stop")
 
 
-def test_advanced_output_mode_gets_the_server_and_a_note_instead_of_encoder_settings(obs: ObsProcess,
-                                                                                     rtmp: RtmpServer):
+def test_advanced_output_mode_gets_the_server_and_a_note_instead_of_encoder_settings(obs: ObsProcess, rtmp: RtmpServer):
     obs.call("SetProfileParameter", parameterCategory="Output", parameterName="Mode", parameterValue="Advanced")
     try:
         with ObsController("127.0.0.1", obs.ws_port, WS_PASSWORD, setup=None) as controller:

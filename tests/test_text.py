@@ -177,8 +177,37 @@ _LINK = re.compile(r"(?i:https?://|www\.)|\w\.(com|org|net|io|tv|gg|COM|ORG|NET|
     st.text()
     | st.lists(
         st.sampled_from(
-            ["$", "€", "-", ".", ",", "%", "1", "07", "2026", "3.5", "1st", "http://", "www.", "x.com", "/p",
-             "😀", "\u200d", "*", "_", "`", "[a](b)", "<i>", " ", "\n", "word", "#", ":", "²", "٣"]
+            [
+                "$",
+                "€",
+                "-",
+                ".",
+                ",",
+                "%",
+                "1",
+                "07",
+                "2026",
+                "3.5",
+                "1st",
+                "http://",
+                "www.",
+                "x.com",
+                "/p",
+                "😀",
+                "\u200d",
+                "*",
+                "_",
+                "`",
+                "[a](b)",
+                "<i>",
+                " ",
+                "\n",
+                "word",
+                "#",
+                ":",
+                "²",
+                "٣",
+            ]
         ),
         max_size=30,
     ).map("".join)
@@ -198,11 +227,15 @@ def test_sentences_split_after_final_punctuation_but_not_after_titles():
 @pytest.mark.parametrize(
     "sentence, clauses",
     [
-        ("Thanks for the follow, and welcome to the stream, everyone!",
-         ["Thanks for the follow,", "and welcome to the stream, everyone!"]),
+        (
+            "Thanks for the follow, and welcome to the stream, everyone!",
+            ["Thanks for the follow,", "and welcome to the stream, everyone!"],
+        ),
         ("Well, hello there, my friend.", ["Well, hello there, my friend."]),
-        ("One two three; four five six: seven eight nine — ten eleven twelve.",
-         ["One two three;", "four five six:", "seven eight nine —", "ten eleven twelve."]),
+        (
+            "One two three; four five six: seven eight nine — ten eleven twelve.",
+            ["One two three;", "four five six:", "seven eight nine —", "ten eleven twelve."],
+        ),
         ("No breaks in this one at all.", ["No breaks in this one at all."]),
     ],
 )
@@ -213,13 +246,19 @@ def test_clauses_split_at_clause_punctuation_into_pieces_of_three_words_or_more(
 @pytest.mark.parametrize(
     "sentence, pieces",
     [
-        ("Welcome to the stream everyone and thanks so much for coming",
-         ["Welcome to the stream everyone", "and thanks so much for coming"]),
+        (
+            "Welcome to the stream everyone and thanks so much for coming",
+            ["Welcome to the stream everyone", "and thanks so much for coming"],
+        ),
         ("Short and sweet.", ["Short and sweet."]),  # too short to be worth cutting
-        ("Thanks for the follow, and welcome to the stream, everyone!",
-         ["Thanks for the follow,", "and welcome to the stream, everyone!"]),
-        ("A long opening line with no joining word anywhere inside it.",
-         ["A long opening line with no joining word anywhere inside it."]),
+        (
+            "Thanks for the follow, and welcome to the stream, everyone!",
+            ["Thanks for the follow,", "and welcome to the stream, everyone!"],
+        ),
+        (
+            "A long opening line with no joining word anywhere inside it.",
+            ["A long opening line with no joining word anywhere inside it."],
+        ),
     ],
 )
 def test_a_long_opening_is_also_cut_before_a_conjunction(sentence, pieces):

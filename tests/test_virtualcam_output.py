@@ -13,17 +13,16 @@ import glob
 import os
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
-import pyvirtualcam
 import pytest
+import pyvirtualcam
 
 from engine.errors import CohostError
 from engine.output.virtualcam import PREFILL_S, VirtualCamOutput
 from engine.voice.espeak import EspeakBackend
-from tests.harness.fixtures import pulse  # noqa: F401  (fixture)
 from tests.harness.pulse import PulseServer
 
 W, H, FPS = 64, 48, 30
@@ -78,8 +77,13 @@ def _record(pulse: PulseServer, path: Path, rate: int) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=path.open("wb"), stderr=subprocess.DEVNULL, env={**os.environ, **pulse.env})
 
 
-def _play_in_real_time(output: VirtualCamOutput, audio: np.ndarray, rate: int, first_frame: int = 0,
-                       until: Callable[[], bool] | None = None) -> int:
+def _play_in_real_time(
+    output: VirtualCamOutput,
+    audio: np.ndarray,
+    rate: int,
+    first_frame: int = 0,
+    until: Callable[[], bool] | None = None,
+) -> int:
     """Hands the output one frame and its block per 1/FPS s, as the live engine does, from clock
     frame `first_frame` on: all of `audio`, or (with `until`) silence until it holds. Returns the
     frames written."""
@@ -108,9 +112,18 @@ def test_voice_reaches_the_null_sink_and_frames_reach_the_camera(pulse_env: Puls
     deadline = time.monotonic() + WARM_UP_LIMIT_S
     try:
         output.open(W, H, FPS, rate)
-        warm_up = _play_in_real_time(output, audio, rate, until=lambda: time.monotonic() > deadline or (
-            output.stats()["played_samples"] >= SINK_RUNNING_S * rate
-            and recording.stat().st_size >= 2 * SINK_RUNNING_S * rate))
+        warm_up = _play_in_real_time(
+            output,
+            audio,
+            rate,
+            until=lambda: (
+                time.monotonic() > deadline
+                or (
+                    output.stats()["played_samples"] >= SINK_RUNNING_S * rate
+                    and recording.stat().st_size >= 2 * SINK_RUNNING_S * rate
+                )
+            ),
+        )
         # A loaded machine can still stall the sink mid-speech (the output then drops sound, by
         # design): the speech is played again, up to twice, if the output reports a drop during it.
         frame = warm_up

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -22,7 +22,7 @@ from engine.obs.controller import ObsController
 from engine.obs.voice_sync import sync_virtualcam_voice, voice_sync_offset_ms
 from engine.output.virtualcam import VirtualCamOutput
 from tests.harness import ObsProcess
-from tests.harness.fixtures import OBS_PASSWORD, obs, pulse  # noqa: F401  (fixtures)
+from tests.harness.fixtures import OBS_PASSWORD
 from tests.harness.process import wait_until
 from tests.harness.pulse import PulseServer
 
@@ -32,8 +32,13 @@ W, H, FPS, RATE = 64, 48, 30, 22050
 
 @pytest.fixture(scope="module")
 def voice_input(obs: ObsProcess) -> str:
-    obs.call("CreateInput", sceneName="Scene", inputName=VOICE, inputKind="pulse_output_capture",
-             inputSettings={"device_id": "cohost_out.monitor"})
+    obs.call(
+        "CreateInput",
+        sceneName="Scene",
+        inputName=VOICE,
+        inputKind="pulse_output_capture",
+        inputSettings={"device_id": "cohost_out.monitor"},
+    )
     return VOICE
 
 
@@ -74,8 +79,11 @@ def virtualcam(pulse: PulseServer) -> Iterator[VirtualCamOutput]:  # noqa: F811
 
 def playing_to(pulse: PulseServer, sink: str) -> bool:
     """Some stream plays into `sink` now."""
-    (index,) = [line.split("\t")[0] for line in pulse.pactl("list", "short", "sinks").splitlines()
-                if line.split("\t")[1] == sink]
+    (index,) = [
+        line.split("\t")[0]
+        for line in pulse.pactl("list", "short", "sinks").splitlines()
+        if line.split("\t")[1] == sink
+    ]
     return any(line.split("\t")[1] == index for line in pulse.pactl("list", "short", "sink-inputs").splitlines())
 
 
@@ -104,7 +112,8 @@ def test_offset_is_the_pictures_delay_minus_the_voices_within_what_obs_accepts()
 
 
 def test_the_voice_inputs_sync_offset_in_obs_is_set_from_the_measured_latency(
-        obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController):
+    obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController
+):
     print(f"virtualcam voice latency {virtualcam.latency_ms:.1f} ms")
     offset = sync_virtualcam_voice(controller, [virtualcam], voice_input, FPS)
     assert offset == round(1000 / FPS - virtualcam.latency_ms)
@@ -113,8 +122,12 @@ def test_the_voice_inputs_sync_offset_in_obs_is_set_from_the_measured_latency(
 
 
 def test_unset_voice_source_says_what_to_capture_and_changes_nothing(
-        obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController,
-        caplog: pytest.LogCaptureFixture):
+    obs: ObsProcess,
+    voice_input: str,
+    virtualcam: VirtualCamOutput,
+    controller: ObsController,
+    caplog: pytest.LogCaptureFixture,
+):
     obs.call("SetInputAudioSyncOffset", inputName=voice_input, inputAudioSyncOffset=0)
     with caplog.at_level(logging.INFO, logger="engine.obs"):
         offset = sync_virtualcam_voice(controller, [virtualcam], "", FPS)
@@ -125,8 +138,8 @@ def test_unset_voice_source_says_what_to_capture_and_changes_nothing(
 
 
 def test_a_voice_source_missing_in_obs_is_one_warning_naming_it(
-        obs: ObsProcess, virtualcam: VirtualCamOutput, controller: ObsController,
-        caplog: pytest.LogCaptureFixture):
+    obs: ObsProcess, virtualcam: VirtualCamOutput, controller: ObsController, caplog: pytest.LogCaptureFixture
+):
     with caplog.at_level(logging.WARNING, logger="engine.obs"):
         sync_virtualcam_voice(controller, [virtualcam], "No such capture", FPS)
     (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -137,7 +150,8 @@ def test_a_voice_source_missing_in_obs_is_one_warning_naming_it(
 
 # Last: it restarts the module's OBS.
 def test_after_obs_is_killed_and_restarted_the_offset_is_applied_again(
-        obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController):
+    obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController
+):
     offset = sync_virtualcam_voice(controller, [virtualcam], voice_input, FPS)
     assert sync_offset(obs, voice_input) == offset
     obs.kill()

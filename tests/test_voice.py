@@ -16,8 +16,7 @@ from engine.voice.phonemes import SILENCE, timeline
 from engine.voice.piper import PiperBackend, aligned_model
 
 THREE_SENTENCES = (
-    "Well, hello there, my old friend. The cheetah is going home now; it is late. "
-    "Thanks for watching, see you soon!"
+    "Well, hello there, my old friend. The cheetah is going home now; it is late. Thanks for watching, see you soon!"
 )
 VOWELS = set("aeiouæɑɒɔəɛɜɪʊʌɐɚɝ")
 
@@ -46,7 +45,9 @@ def backend(request):
 
 def _synthesis_calls(monkeypatch, backend) -> list[int]:
     """Counts the backend's calls into its synthesizer (one per sentence it renders)."""
-    owner, name = (backend._voice, "phoneme_ids_to_audio") if backend.name == "piper" else (backend._library, "synthesize")
+    owner, name = (
+        (backend._voice, "phoneme_ids_to_audio") if backend.name == "piper" else (backend._library, "synthesize")
+    )
     real = getattr(owner, name)
     calls: list[int] = []
 
@@ -165,8 +166,10 @@ def test_espeak_and_piper_agree_on_phoneme_symbols(piper, espeak):
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from(["^", "$", " ", ",", ".", "", "a", "ɪ", "t", "ʃ", "ˈ", "ˌ", "ː", "\u0303", "ʰ"]),
-                  st.integers(0, 500)),
+        st.tuples(
+            st.sampled_from(["^", "$", " ", ",", ".", "", "a", "ɪ", "t", "ʃ", "ˈ", "ˌ", "ː", "\u0303", "ʰ"]),
+            st.integers(0, 500),
+        ),
         max_size=40,
     )
 )

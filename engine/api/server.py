@@ -42,8 +42,9 @@ import ipaddress
 import json
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
@@ -149,16 +150,23 @@ def _chat_message(body: Any) -> ChatMessage:
     if amount < 0:
         raise BadRequest("'amount' must not be negative")
     platform = values.get("platform", "bridge").strip()[:32] or "bridge"
-    return ChatMessage(platform, values["user"].strip()[:64], text, kind, amount,
-                       values.get("currency", "")[:8], user_id=values.get("user_id", "")[:64],
-                       id=values.get("id", "")[:64])
+    return ChatMessage(
+        platform,
+        values["user"].strip()[:64],
+        text,
+        kind,
+        amount,
+        values.get("currency", "")[:8],
+        user_id=values.get("user_id", "")[:64],
+        id=values.get("id", "")[:64],
+    )
 
 
 def _chat_batch(body: Any) -> tuple[list[ChatMessage], bool]:
     """The messages of a /chat body (one object, {"messages": [...]}, or a list); True when batched."""
     if isinstance(body, dict) and "messages" in body:
         if set(body) != {"messages"}:
-            raise BadRequest("a batch is {\"messages\": [...]} and nothing else")
+            raise BadRequest('a batch is {"messages": [...]} and nothing else')
         body = body["messages"]
     if isinstance(body, list):
         if len(body) > MAX_CHAT_BATCH:
@@ -275,7 +283,7 @@ class ControlApi:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def __enter__(self) -> "ControlApi":
+    def __enter__(self) -> ControlApi:
         self.start()
         return self
 
@@ -304,7 +312,9 @@ class ControlApi:
 
     # -- middlewares -------------------------------------------------------------------------------
     @web.middleware
-    async def _errors_as_json(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _errors_as_json(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except (BadRequest, CohostError) as e:  # CohostError: the engine's one-line refusal
@@ -317,9 +327,11 @@ class ControlApi:
             return _error(e.status, e.reason, headers=e.headers)
 
     @web.middleware
-    async def _require_token(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _require_token(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
-        given = header[len("Bearer "):] if header.startswith("Bearer ") else request.query.get("token", "")
+        given = header[len("Bearer ") :] if header.startswith("Bearer ") else request.query.get("token", "")
         if not token_matches(given.strip(), self._token):
             return _error(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from engine.chat.message import ChatMessage
 from engine.errors import CohostError

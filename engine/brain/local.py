@@ -114,4 +114,3 @@ class LocalBrain:
             if closed:
                 process.close()
             return
-

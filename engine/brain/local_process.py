@@ -192,9 +192,7 @@ def serve(conn: Connection, path: str, threads: int, flag: StopFlag) -> None:
         conn.send(("failed", f"cannot load the language model {path}: {e}"))
         return
     # `flag` lives as long as this function, the context no longer.
-    llama_cpp.llama_set_abort_callback(
-        llm._ctx.ctx, _c_strlen(llama_cpp.ggml_abort_callback), ctypes.addressof(flag)
-    )
+    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, _c_strlen(llama_cpp.ggml_abort_callback), ctypes.addressof(flag))
     try:
         conn.send(("ready", None))
         while (job := conn.recv()) is not None:

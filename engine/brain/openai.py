@@ -160,7 +160,10 @@ class OpenAIBrain:
         return self._parts.path.rstrip("/") + endpoint
 
     def _headers(self, streamed: bool) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if streamed else "application/json"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if streamed else "application/json",
+        }
         if self._brain.api_key:
             headers["Authorization"] = f"Bearer {self._brain.api_key}"
         return headers

@@ -23,7 +23,9 @@ MATCH_THRESHOLD = 0.8
 # A word of the message close enough to one of the question's to be that word with a typo ("yuo").
 WORD_THRESHOLD = 0.6
 # Words a viewer adds to a question without changing it ("how are you today").
-_FILLER = frozenset("today so then now please again btw hey ok okay really actually just anyway tho though lol haha".split())
+_FILLER = frozenset(
+    "today so then now please again btw hey ok okay really actually just anyway tho though lol haha".split()
+)
 # A greeting word followed by at most this many characters ("hi everyone") is a greeting.
 GREETING_REST = 12
 
@@ -142,8 +144,10 @@ def _words_fit(text: str, question: str) -> bool:
     asked = question.split()
     if len(asked) < 2:
         return True
-    return all(any(difflib.SequenceMatcher(None, word, known).ratio() >= WORD_THRESHOLD for known in asked)
-               for word in text.split())
+    return all(
+        any(difflib.SequenceMatcher(None, word, known).ratio() >= WORD_THRESHOLD for known in asked)
+        for word in text.split()
+    )
 
 
 def _normalize(text: str, name: str = "") -> str:

@@ -8,7 +8,8 @@ with one line saying why: a wrong room, a refused token, the quota spent).
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from engine.chat.message import ChatMessage
 

@@ -13,18 +13,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from engine.chat.bilibili_codec import (
-    OP_AUTH_REPLY, OP_COMMAND, BilibiliProtocolError, auth_packet, command_to_message, decode_packets,
+    OP_AUTH_REPLY,
+    OP_COMMAND,
+    BilibiliProtocolError,
+    auth_packet,
+    command_to_message,
+    decode_packets,
     heartbeat_packet,
 )  # fmt: skip
 from engine.chat.bilibili_wbi import mixin_key_from_nav, sign
 from engine.chat.http import (
-    Backoff, Sleep, TransientError, json_field, one_line, pause, request_json,
+    Backoff,
+    Sleep,
+    TransientError,
+    json_field,
+    one_line,
+    pause,
+    request_json,
 )  # fmt: skip
 from engine.chat.message import ChatMessage
 from engine.config import BilibiliConfig
@@ -83,14 +95,21 @@ def danmaku_pieces(text: str, limit: int = MAX_DANMAKU_CHARS, max_pieces: int = 
 class BilibiliSource:
     name = "bilibili"
 
-    def __init__(self, config: BilibiliConfig, *, fallback_url: str = DEFAULT_WS_URL,
-                 heartbeat_s: float = HEARTBEAT_S, sleep: Sleep = asyncio.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: BilibiliConfig,
+        *,
+        fallback_url: str = DEFAULT_WS_URL,
+        heartbeat_s: float = HEARTBEAT_S,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`fallback_url`, `heartbeat_s`, `sleep` (the reconnect backoff's and the pause between
         danmaku) and `clock` (what paces danmaku) are there for tests."""
         if config.room_id <= 0:
-            raise CohostError("set [bilibili] room_id to the number in your live room's address "
-                              "(live.bilibili.com/ROOM)")
+            raise CohostError(
+                "set [bilibili] room_id to the number in your live room's address (live.bilibili.com/ROOM)"
+            )
         if "\n" in config.cookie or "\r" in config.cookie:
             raise CohostError("[bilibili] cookie must be one line (the Cookie header your browser sends)")
         self.config = config
@@ -162,12 +181,21 @@ class BilibiliSource:
     def _live_api(self, path: str) -> str:
         return self.config.api_url.rstrip("/") + path
 
-    async def _get(self, session: aiohttp.ClientSession, url: str, what: str,
-                   params: dict[str, str] | None = None) -> dict[str, Any]:
+    async def _get(
+        self, session: aiohttp.ClientSession, url: str, what: str, params: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         return await self._call(session, "GET", url, what, params=params)
 
-    async def _call(self, session: aiohttp.ClientSession, method: str, url: str, what: str, *,
-                    params: dict[str, str] | None = None, form: dict[str, str] | None = None) -> dict[str, Any]:
+    async def _call(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        params: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """One API call whose reply must be a JSON object."""
         reply = await request_json(session, method, url, what=what, secrets=self._secrets, params=params, form=form)
         if not isinstance(reply.body, dict):
@@ -176,11 +204,14 @@ class BilibiliSource:
 
     async def _resolve_room(self, session: aiohttp.ClientSession) -> int:
         if not self._room_id:
-            body = await self._get(session, self._live_api("/room/v1/Room/room_init"), "Bilibili room lookup",
-                                   {"id": str(self.config.room_id)})
+            body = await self._get(
+                session,
+                self._live_api("/room/v1/Room/room_init"),
+                "Bilibili room lookup",
+                {"id": str(self.config.room_id)},
+            )
             if body.get("code") == ROOM_NOT_FOUND:
-                raise CohostError(f"Bilibili live room {self.config.room_id} does not exist "
-                                  "(check [bilibili] room_id)")
+                raise CohostError(f"Bilibili live room {self.config.room_id} does not exist (check [bilibili] room_id)")
             room_id = json_field(body, "data", "room_id")
             if body.get("code") != 0 or type(room_id) is not int:
                 raise TransientError(f"Bilibili room lookup: code {body.get('code')} {body.get('message', '')}")
@@ -192,8 +223,10 @@ class BilibiliSource:
         body = await self._danmu_info(session)
         hosts, token = json_field(body, "data", "host_list"), json_field(body, "data", "token")
         if body.get("code") != 0 or not isinstance(hosts, list) or not hosts or not isinstance(hosts[0], dict):
-            log.warning("Bilibili gave no danmaku token (code %s); joining anonymously, viewer names may be masked",
-                        body.get("code"))
+            log.warning(
+                "Bilibili gave no danmaku token (code %s); joining anonymously, viewer names may be masked",
+                body.get("code"),
+            )
             return self._fallback_url, ""
         # The socket uses TLS when the API does; a plain-http api_url (a local test server) means ws://.
         host = hosts[0]
@@ -213,8 +246,9 @@ class BilibiliSource:
             body = await self._get_signed(session, url, "Bilibili danmaku info", params)
         return body
 
-    async def _get_signed(self, session: aiohttp.ClientSession, url: str, what: str,
-                          params: dict[str, str]) -> dict[str, Any]:
+    async def _get_signed(
+        self, session: aiohttp.ClientSession, url: str, what: str, params: dict[str, str]
+    ) -> dict[str, Any]:
         """A GET with a WBI signature (unsigned when Bilibili gave no keys)."""
         if key := await self._mixin_key(session):
             params = sign(params, key, wts=int(time.time()))
@@ -231,8 +265,17 @@ class BilibiliSource:
 
     async def _send_piece(self, session: aiohttp.ClientSession, room_id: int, piece: str) -> bool:
         """Posts one danmaku; when Bilibili says it came too fast, waits and tries once more."""
-        form = {"bubble": "0", "msg": piece, "color": "16777215", "mode": "1", "fontsize": "25",
-                "rnd": str(int(time.time())), "roomid": str(room_id), "csrf": self._csrf, "csrf_token": self._csrf}
+        form = {
+            "bubble": "0",
+            "msg": piece,
+            "color": "16777215",
+            "mode": "1",
+            "fontsize": "25",
+            "rnd": str(int(time.time())),
+            "roomid": str(room_id),
+            "csrf": self._csrf,
+            "csrf_token": self._csrf,
+        }
         body = await self._post_paced(session, form)
         if body.get("code") in TOO_FAST:
             self._next_send_at = self._clock() + TOO_FAST_WAIT_S
@@ -243,8 +286,12 @@ class BilibiliSource:
         if code == 0:
             log.warning("Bilibili's word filter dropped a danmaku; the rest of the answer is not sent")
         else:
-            log.warning("Bilibili refused a danmaku (code %s: %s)%s", code, message,
-                        "; check [bilibili] cookie" if code in SIGNED_OUT else "")
+            log.warning(
+                "Bilibili refused a danmaku (code %s: %s)%s",
+                code,
+                message,
+                "; check [bilibili] cookie" if code in SIGNED_OUT else "",
+            )
         return False
 
     async def _post_paced(self, session: aiohttp.ClientSession, form: dict[str, str]) -> dict[str, Any]:
@@ -304,8 +351,10 @@ class BilibiliSource:
             raise BilibiliProtocolError("the danmaku server's first packet was not a join reply")
         code = replies[0].json().get("code")
         if code != 0:
-            raise CohostError(f"Bilibili refused to join room {room_id} (code {code}); check [bilibili] cookie, "
-                              "or clear it to join anonymously")
+            raise CohostError(
+                f"Bilibili refused to join room {room_id} (code {code}); check [bilibili] cookie, "
+                "or clear it to join anonymously"
+            )
 
     async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
@@ -314,4 +363,3 @@ class BilibiliSource:
                 await asyncio.sleep(self._heartbeat_s)
         except (aiohttp.ClientError, ConnectionError):
             pass  # the socket died; the reading side notices and reconnects
-

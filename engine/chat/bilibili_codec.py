@@ -65,8 +65,15 @@ def encode_packet(op: int, body: bytes, protover: int = PROTOVER_PLAIN, seq: int
 
 def auth_packet(room_id: int, token: str, uid: int = 0, buvid: str = "") -> bytes:
     """Joins `room_id`; protover 3 asks the server for brotli-compressed commands."""
-    body = {"uid": uid, "roomid": room_id, "protover": PROTOVER_BROTLI, "platform": "web", "type": 2,
-            "key": token, "buvid": buvid}
+    body = {
+        "uid": uid,
+        "roomid": room_id,
+        "protover": PROTOVER_BROTLI,
+        "platform": "web",
+        "type": 2,
+        "key": token,
+        "buvid": buvid,
+    }
     return encode_packet(OP_AUTH, json.dumps(body, separators=(",", ":")).encode())
 
 
@@ -174,8 +181,14 @@ def _danmaku(info: list[Any]) -> ChatMessage:
     guard = info[7] if len(info) > 7 else 0
     if isinstance(guard, int) and not isinstance(guard, bool) and guard > 0:
         badges.append(f"guard/{guard}")
-    return ChatMessage(platform="bilibili", user=_text(user[1]), text=_text(info[1]),
-                       time=_number(meta[4]) / 1000, user_id=_id(user[0]), badges=tuple(badges))
+    return ChatMessage(
+        platform="bilibili",
+        user=_text(user[1]),
+        text=_text(info[1]),
+        time=_number(meta[4]) / 1000,
+        user_id=_id(user[0]),
+        badges=tuple(badges),
+    )
 
 
 def _gift(data: dict[str, Any]) -> ChatMessage | None:
@@ -183,23 +196,45 @@ def _gift(data: dict[str, Any]) -> ChatMessage | None:
         return None  # silver gifts are free: not paid, so they must not jump the question queue
     num = int(_number(data["num"]))
     coins = _number(data["total_coin"]) if "total_coin" in data else _number(_number(data["price"]) * num)
-    return ChatMessage(platform="bilibili", user=_text(data["uname"]), text=f"{_text(data['giftName'])} x{num}",
-                       kind="gift", amount=coins / 1000, currency="CNY", time=_when(data, "timestamp"),
-                       user_id=_id(data["uid"]))
+    return ChatMessage(
+        platform="bilibili",
+        user=_text(data["uname"]),
+        text=f"{_text(data['giftName'])} x{num}",
+        kind="gift",
+        amount=coins / 1000,
+        currency="CNY",
+        time=_when(data, "timestamp"),
+        user_id=_id(data["uid"]),
+    )
 
 
 def _superchat(data: dict[str, Any]) -> ChatMessage:
-    return ChatMessage(platform="bilibili", user=_text(data["user_info"]["uname"]), text=_text(data["message"]),
-                       kind="superchat", amount=_number(data["price"]), currency="CNY",
-                       time=_when(data, "start_time"), user_id=_id(data["uid"]), id=_id(data["id"]))
+    return ChatMessage(
+        platform="bilibili",
+        user=_text(data["user_info"]["uname"]),
+        text=_text(data["message"]),
+        kind="superchat",
+        amount=_number(data["price"]),
+        currency="CNY",
+        time=_when(data, "start_time"),
+        user_id=_id(data["uid"]),
+        id=_id(data["id"]),
+    )
 
 
 def _guard(data: dict[str, Any]) -> ChatMessage:
     num = int(_number(data["num"]))
-    return ChatMessage(platform="bilibili", user=_text(data["username"]), text=f"{_text(data['gift_name'])} x{num}",
-                       kind="member", amount=_number(_number(data["price"]) * num) / 1000, currency="CNY",
-                       time=_when(data, "start_time"), user_id=_id(data["uid"]),
-                       badges=(f"guard/{_id(data['guard_level'])}",))
+    return ChatMessage(
+        platform="bilibili",
+        user=_text(data["username"]),
+        text=f"{_text(data['gift_name'])} x{num}",
+        kind="member",
+        amount=_number(_number(data["price"]) * num) / 1000,
+        currency="CNY",
+        time=_when(data, "start_time"),
+        user_id=_id(data["uid"]),
+        badges=(f"guard/{_id(data['guard_level'])}",),
+    )
 
 
 def command_to_message(cmd: dict[str, Any]) -> ChatMessage | None:

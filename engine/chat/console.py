@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from typing import AsyncIterator, TextIO
+from collections.abc import AsyncIterator
+from typing import TextIO
 
 from engine.chat.message import ChatMessage
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -35,16 +36,31 @@ def one_line(error: BaseException, secrets: Sequence[str]) -> str:
     return redact(text, secrets)[:200]
 
 
-async def request_json(session: aiohttp.ClientSession, method: str, url: str, *, what: str,
-                       secrets: Sequence[str] = (), params: Mapping[str, str] | None = None,
-                       headers: Mapping[str, str] | None = None, body: Any = None,
-                       form: Mapping[str, str] | None = None) -> Reply:
+async def request_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    secrets: Sequence[str] = (),
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: Any = None,
+    form: Mapping[str, str] | None = None,
+) -> Reply:
     """Sends one request (with a JSON `body` or a `form`) and parses the JSON reply, whatever its status. Network trouble, a 5xx or a
     reply that is not JSON raise TransientError("`what`: ..."); `what` names the call for the user
     and must not hold the URL, which may carry a key."""
     try:
-        async with session.request(method, url, params=params, headers=headers, json=body, data=form,
-                                   timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as response:
+        async with session.request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=body,
+            data=form,
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+        ) as response:
             status, raw = response.status, bytearray()
             async for chunk in response.content.iter_any():
                 raw += chunk

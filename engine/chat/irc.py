@@ -1,7 +1,7 @@
 """IRC lines with IRCv3 message tags: parsing what a server sends and formatting what we send.
 
-    @badges=moderator/1;display-name=Ann :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :hello there
-    tags------------------------------- prefix----------------------- command params-----------
+@badges=moderator/1;display-name=Ann :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :hello there
+tags------------------------------- prefix----------------------- command params-----------
 """
 
 from __future__ import annotations

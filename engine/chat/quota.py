@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from engine.files import write_private

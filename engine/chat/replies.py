@@ -9,7 +9,7 @@ ELLIPSIS = "…"
 
 
 def reply_line(message: ChatMessage, answer: str) -> str:
-    """"@user answer" (a YouTube handle already starts with its "@")."""
+    """ "@user answer" (a YouTube handle already starts with its "@")."""
     return f"{message.user if message.user.startswith('@') else '@' + message.user} {answer}"
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
-from typing import Callable
 
 from engine.chat.base import ChatSource
 from engine.chat.message import ChatMessage
@@ -19,9 +19,14 @@ from engine.errors import CohostError
 
 log = logging.getLogger(__name__)
 
+
 class ChatRunner:
-    def __init__(self, sources: list[ChatSource], deliver: Callable[[ChatMessage], object],
-                 on_end: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        sources: list[ChatSource],
+        deliver: Callable[[ChatMessage], object],
+        on_end: Callable[[str], None] | None = None,
+    ) -> None:
         self.sources = {source.name: source for source in sources}
         self._deliver = deliver
         self._on_end = on_end  # called with a source's name when its messages end

@@ -302,8 +302,9 @@ class TwitchSource:
             if msg.command == "RECONNECT":  # Twitch is about to restart this server
                 raise ConnectionError("Twitch asked to reconnect")
             if msg.command == "NOTICE" and msg.tags.get("msg-id") == "msg_channel_suspended":
-                raise CohostError(f"Twitch channel {self.channel} does not exist or is suspended: "
-                                  "check [twitch] channel")
+                raise CohostError(
+                    f"Twitch channel {self.channel} does not exist or is suspended: check [twitch] channel"
+                )
             if msg.command == "USERSTATE" and msg.params[:1] == (f"#{self.channel}",):
                 self._send_limit.count = MOD_SEND_LIMIT if is_moderator(msg) else self._user_limit
             if chat := to_chat_message(msg, self.channel, self.nick):

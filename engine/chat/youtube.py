@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, AsyncIterator, NoReturn
+from typing import Any, NoReturn
 
 import aiohttp
 
@@ -46,8 +47,10 @@ class YoutubeSource:
         """`sleep` waits between polls and before retries; tests pass one that records the delays, and
         a `quota` of their own (by default: [youtube] daily_quota and stream_hours, counted in state_dir())."""
         if not config.api_key and not config.oauth_token:
-            raise CohostError("YouTube chat needs [youtube] api_key or oauth_token "
-                              "(or COHOST_YOUTUBE_API_KEY / COHOST_YOUTUBE_OAUTH_TOKEN)")
+            raise CohostError(
+                "YouTube chat needs [youtube] api_key or oauth_token "
+                "(or COHOST_YOUTUBE_API_KEY / COHOST_YOUTUBE_OAUTH_TOKEN)"
+            )
         if any(c in config.oauth_token + config.api_key for c in "\r\n"):
             raise CohostError("[youtube] api_key and oauth_token must be one line each")
         if not config.live_chat_id and not config.video_id:
@@ -112,8 +115,13 @@ class YoutubeSource:
         async with aiohttp.ClientSession() as session:
             try:
                 chat_id = await self._live_chat_id(session)
-                body = {"snippet": {"liveChatId": chat_id, "type": "textMessageEvent",
-                                    "textMessageDetails": {"messageText": shorten(text, MAX_SEND_CHARS)}}}
+                body = {
+                    "snippet": {
+                        "liveChatId": chat_id,
+                        "type": "textMessageEvent",
+                        "textMessageDetails": {"messageText": shorten(text, MAX_SEND_CHARS)},
+                    }
+                }
                 await self._call(session, "POST", "/liveChat/messages", "YouTube chat post", SEND_UNITS,
                                  {"part": "snippet"}, body)  # fmt: skip
             except (CohostError, ChatEnded) as e:
@@ -134,8 +142,14 @@ class YoutubeSource:
     async def _live_chat_id(self, session: aiohttp.ClientSession) -> str:
         if not self._chat_id:
             video = self.config.video_id
-            page = await self._call(session, "GET", "/videos", "YouTube video lookup", LOOKUP_UNITS,
-                                    {"part": "liveStreamingDetails", "id": video})
+            page = await self._call(
+                session,
+                "GET",
+                "/videos",
+                "YouTube video lookup",
+                LOOKUP_UNITS,
+                {"part": "liveStreamingDetails", "id": video},
+            )
             items = _list_of(page.get("items"))
             if not items:
                 raise CohostError(f"YouTube video {video} not found (check [youtube] video_id)")
@@ -145,16 +159,33 @@ class YoutubeSource:
             self._chat_id = chat_id
         return self._chat_id
 
-    async def _call(self, session: aiohttp.ClientSession, method: str, path: str, what: str, units: int,
-                    params: dict[str, str], body: Any = None) -> dict[str, Any]:
+    async def _call(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        path: str,
+        what: str,
+        units: int,
+        params: dict[str, str],
+        body: Any = None,
+    ) -> dict[str, Any]:
         """One API call, charged to the quota first (`units`); past the budget it is not made at all."""
         if not self._quota.charge(units):
-            raise CohostError(f"{what}: today's YouTube quota is spent ({self._quota.spent()} of "
-                              f"{self._quota.daily_units} units, [youtube] daily_quota); it resets at midnight "
-                              "Pacific time")
-        reply = await request_json(session, method, self.config.api_url.rstrip("/") + path, what=what,
-                                   secrets=self._secrets, params={**params, **self._auth_params},
-                                   headers=self._auth_headers, body=body)
+            raise CohostError(
+                f"{what}: today's YouTube quota is spent ({self._quota.spent()} of "
+                f"{self._quota.daily_units} units, [youtube] daily_quota); it resets at midnight "
+                "Pacific time"
+            )
+        reply = await request_json(
+            session,
+            method,
+            self.config.api_url.rstrip("/") + path,
+            what=what,
+            secrets=self._secrets,
+            params={**params, **self._auth_params},
+            headers=self._auth_headers,
+            body=body,
+        )
         if reply.status >= 400:
             self._raise_api_error(reply, what)
         if not isinstance(reply.body, dict):
@@ -172,8 +203,10 @@ class YoutubeSource:
         if reason == "rateLimitExceeded":
             raise TransientError(f"{what}: YouTube says too many requests")
         if reason in ("quotaExceeded", "dailyLimitExceeded"):
-            raise CohostError("YouTube API quota used up for today; it resets at midnight Pacific time "
-                              "(or ask Google for more in the Cloud console)")
+            raise CohostError(
+                "YouTube API quota used up for today; it resets at midnight Pacific time "
+                "(or ask Google for more in the Cloud console)"
+            )
         if reason == "liveChatEnded":
             raise ChatEnded(f"live chat {chat} has ended")
         if reason == "liveChatNotFound":
@@ -181,8 +214,10 @@ class YoutubeSource:
         if reason == "liveChatDisabled":
             raise CohostError(f"YouTube live chat {chat} is disabled for this stream")
         if reply.status == 401 or reason in ("keyInvalid", "authError"):
-            raise CohostError(f"YouTube refused the credentials (HTTP {reply.status}): check [youtube] api_key "
-                              "or oauth_token (an OAuth token expires after an hour)")
+            raise CohostError(
+                f"YouTube refused the credentials (HTTP {reply.status}): check [youtube] api_key "
+                "or oauth_token (an OAuth token expires after an hour)"
+            )
         raise CohostError(f"{what} failed: HTTP {reply.status} {reason or 'error'}{': ' + detail if detail else ''}")
 
 
@@ -198,10 +233,18 @@ def item_to_message(item: Any) -> ChatMessage | None:
         return None
     kind, text, amount, currency = kind_and_text
     item_id, channel = item.get("id"), author.get("channelId")
-    return ChatMessage(platform="youtube", user=user, text=text, kind=kind, amount=amount, currency=currency,
-                       time=published, user_id=channel if isinstance(channel, str) else "",
-                       badges=tuple(badge for flag, badge in BADGES if author.get(flag) is True),
-                       id=item_id if isinstance(item_id, str) else "")
+    return ChatMessage(
+        platform="youtube",
+        user=user,
+        text=text,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        time=published,
+        user_id=channel if isinstance(channel, str) else "",
+        badges=tuple(badge for flag, badge in BADGES if author.get(flag) is True),
+        id=item_id if isinstance(item_id, str) else "",
+    )
 
 
 def _kind_and_text(snippet: dict[str, Any]) -> tuple[str, str, float, str] | None:

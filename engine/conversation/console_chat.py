@@ -16,8 +16,7 @@ from engine.chat.console import ConsoleSource
 from engine.config import Config
 from engine.conversation.session import conversation_session
 from engine.live.engine import LiveEngine
-from engine.live.events import Event
-from engine.live.run import FanOut
+from engine.live.events import Event, FanOut
 from engine.output.file import FileOutput
 from engine.secrets import install_log_redaction, register_config_secrets
 
@@ -36,10 +35,14 @@ def run_chat(config: Config, out: Path, stdin: TextIO | None = None) -> int:
     ended = threading.Event()
     with LiveEngine(config, [FileOutput(out)], sink=fan_out) as engine:
         engine.start()
-        with conversation_session(config, engine, fan_out, [ConsoleSource(stdin)],
-                                  on_source_end=lambda _: ended.set()) as conversation:
-            print(f"cohost chat: talking to {name} (brain: {config.brain.backend}), recording {out}. "
-                  "Type a message; Ctrl-D ends.", flush=True)
+        with conversation_session(
+            config, engine, fan_out, [ConsoleSource(stdin)], on_source_end=lambda _: ended.set()
+        ) as conversation:
+            print(
+                f"cohost chat: talking to {name} (brain: {config.brain.backend}), recording {out}. "
+                "Type a message; Ctrl-D ends.",
+                flush=True,
+            )
             while not ended.wait(0.2):
                 if engine.error:
                     break

@@ -19,7 +19,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from engine.brain.base import Brain, BrainRequest
 from engine.chat.message import ChatMessage
@@ -29,8 +30,8 @@ from engine.conversation.queue import PRIORITY_LINE, Question, QuestionQueue
 from engine.conversation.reply import Reply
 from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
 from engine.errors import CohostError, QueueFull
-from engine.live.events import Event, EventSink
 from engine.live.engine import SpeechSource
+from engine.live.events import Event, EventSink
 from engine.moderation.gate import ChatGate
 from engine.moderation.judge import load_judge
 from engine.moderation.text import TextFilter
@@ -85,7 +86,9 @@ class Conversation:
         self.outcomes: Counter[str] = Counter()  # what became of each chat message, for status()
         self.answer_hooks: list[Callable[[ChatMessage, str], None]] = []  # e.g. reply in Twitch chat
         self._sink = sink
-        self._filter = text_filter or TextFilter(config.moderation, load_judge(config))
+        self._filter = text_filter or TextFilter(
+            config.moderation, load_judge(config), names=[config.persona.name, *config.triggers.names]
+        )
         self._gate = gate or ChatGate(config.moderation)
         self._triggers = Triggers(config.triggers, config.persona.name)
         self._memory = Memory(config.persona.memory_turns, memory_path(queue.path))
@@ -214,7 +217,7 @@ class Conversation:
         # while muted) ends before say_stream() has returned its id to _answer().
         if event.kind in ENDED:
             with self._lock:
-                self._ended = [*self._ended[-(KEEP_ENDED - 1):], event.line_id]
+                self._ended = [*self._ended[-(KEEP_ENDED - 1) :], event.line_id]
             self._wake.set()
 
     # ----- the director thread ------------------------------------------------------------------
@@ -235,7 +238,7 @@ class Conversation:
                 answering.reply.cancel()
         self._memory.close()
 
-    def __enter__(self) -> "Conversation":
+    def __enter__(self) -> Conversation:
         self.start()
         return self
 
@@ -269,8 +272,13 @@ class Conversation:
                 line_id = self.engine.say(question.message.text)
             else:
                 viewer, stream = self._memory.recall(question.message)
-                reply = Reply(self.brain, BrainRequest(question.message, viewer, stream), self._filter,
-                              self.config.persona.max_sentences, self.config.persona).start()
+                reply = Reply(
+                    self.brain,
+                    BrainRequest(question.message, viewer, stream),
+                    self._filter,
+                    self.config.persona.max_sentences,
+                    self.config.persona,
+                ).start()
                 line_id = self.engine.say_stream(reply, _display(question))
         except CohostError as e:
             log.warning("cannot say %s: %s", question.id, e)

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from engine.brain.base import Brain, BrainError, BrainRequest
 from engine.brain.prompt import instructions
@@ -57,7 +57,7 @@ class Reply:
     def text(self) -> str:
         return " ".join(self.sentences)
 
-    def start(self) -> "Reply":
+    def start(self) -> Reply:
         self._started = time.monotonic()
         self._thread.start()
         return self

@@ -4,9 +4,9 @@ the persisted queue, the director and the chat sources (`cohost live` and `cohos
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Collection, Iterator
 
 from engine.brain.load import load_brain
 from engine.chat.base import ChatSource
@@ -17,7 +17,7 @@ from engine.chat.runner import ChatRunner
 from engine.config import Config, state_dir
 from engine.conversation.director import Conversation, Speaker
 from engine.conversation.queue import QuestionQueue
-from engine.live.run import FanOut
+from engine.live.events import FanOut
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,13 @@ def queue_path(config: Config) -> Path:
 
 
 @contextmanager
-def conversation_session(config: Config, engine: Speaker, fan_out: FanOut, sources: list[ChatSource],
-                         on_source_end: Callable[[str], None] | None = None) -> Iterator[Conversation]:
+def conversation_session(
+    config: Config,
+    engine: Speaker,
+    fan_out: FanOut,
+    sources: list[ChatSource],
+    on_source_end: Callable[[str], None] | None = None,
+) -> Iterator[Conversation]:
     brain = load_brain(config)
     queue = QuestionQueue(queue_path(config), config.queue.max_size, config.queue.expire_s)
     conversation = Conversation(config, engine, brain, queue, sink=fan_out)

@@ -27,9 +27,11 @@ class Triggers:
         self.config = config
         names = [n.strip() for n in [persona_name, *config.names] if n.strip()]
         # A name counts as a whole word (or @name): "Nova" in "nova, hi" but not in "supernova".
-        self._name = re.compile(
-            r"(?<![\w])@?(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE
-        ) if names else None
+        self._name = (
+            re.compile(r"(?<![\w])@?(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.IGNORECASE)
+            if names
+            else None
+        )
         self._commands = sorted((c.strip().lower() for c in config.commands if c.strip()), key=len, reverse=True)
         self._seen = 0
 
@@ -42,7 +44,7 @@ class Triggers:
         lowered = text.lower()
         for command in self._commands:
             if lowered == command or lowered.startswith(command + " "):
-                rest = text[len(command):].strip()
+                rest = text[len(command) :].strip()
                 return Trigger(PRIORITY_CHAT, rest, "command") if rest else None
         if self._name is not None and self._name.search(text):
             return Trigger(PRIORITY_CHAT, text, "name")

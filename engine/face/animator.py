@@ -14,7 +14,7 @@ import numpy as np
 from engine.face.audio_mouth import loudness, mouth_controls_from_audio
 from engine.face.idle import IdleMotion
 from engine.face.renderer import Pose
-from engine.face.rig import B, BASES
+from engine.face.rig import BASES, B
 from engine.face.visemes import JAW, MOUTH_CONTROLS, PRESS, ROUND, TONGUE, TUCK, UPPER, WIDE, mouth_controls
 from engine.voice.base import SpeechChunk
 

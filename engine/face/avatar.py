@@ -71,7 +71,9 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def _detect_cached(image: np.ndarray, model_path: Path, cache_dir: Path | None) -> tuple[list[DetectedFace], Path | None]:
+def _detect_cached(
+    image: np.ndarray, model_path: Path, cache_dir: Path | None
+) -> tuple[list[DetectedFace], Path | None]:
     digest = hashlib.sha256(image.tobytes() + str(image.shape).encode()).hexdigest()[:32]
     cached = cache_dir / f"{digest}.v{CACHE_VERSION}.npz" if cache_dir else None
     if cached and cached.exists():

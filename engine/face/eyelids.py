@@ -23,7 +23,12 @@ class Eyelids:
     def paint(self, out: np.ndarray, weights: np.ndarray, closed: tuple[float, float]) -> None:
         for (upper_idx, lower_idx), amount in zip((EYE_R, EYE_L), closed):
             if amount > 0.01:
-                self._close(out, self.rig.landmarks_at(weights, upper_idx), self.rig.landmarks_at(weights, lower_idx), min(amount, 1.0))
+                self._close(
+                    out,
+                    self.rig.landmarks_at(weights, upper_idx),
+                    self.rig.landmarks_at(weights, lower_idx),
+                    min(amount, 1.0),
+                )
 
     def _close(self, out: np.ndarray, upper: np.ndarray, lower: np.ndarray, amount: float) -> None:
         x0 = int(np.floor(upper[:, 0].min()))

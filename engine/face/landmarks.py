@@ -76,7 +76,7 @@ class FaceLandmarker:
         # MediaPipe raises from __del__ at interpreter exit unless closed explicitly.
         self._impl.close()
 
-    def __enter__(self) -> "FaceLandmarker":
+    def __enter__(self) -> FaceLandmarker:
         return self
 
     def __exit__(self, *exc: object) -> None:

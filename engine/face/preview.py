@@ -10,7 +10,7 @@ import numpy as np
 from engine.errors import CohostError
 from engine.face.avatar import Avatar
 from engine.face.renderer import Pose, Renderer
-from engine.face.rig import B, BASES, INNER_LIPS
+from engine.face.rig import BASES, INNER_LIPS, B
 
 PREVIEW_SIZE = (1280, 720)
 SAMPLE_POSES = {

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
-
-from dataclasses import dataclass
 
 from engine.face.eyelids import Eyelids
 from engine.face.mouth import MouthInterior
@@ -54,7 +54,9 @@ class Renderer:
         self.eyelids = Eyelids(self.rig)
         x0, y0, x1, y1 = self.rig.roi
         gx, gy = grid_positions((x1 - x0, y1 - y0))
-        gyy, gxx = np.meshgrid(np.arange(len(gy), dtype=np.float32), np.arange(len(gx), dtype=np.float32), indexing="ij")
+        gyy, gxx = np.meshgrid(
+            np.arange(len(gy), dtype=np.float32), np.arange(len(gx), dtype=np.float32), indexing="ij"
+        )
         self._grid_index = (gxx, gyy)
         # Where each grid point sits in the frame; the sampling map is this minus the backward field.
         self._grid_xy = np.dstack(np.meshgrid(gx + x0, gy + y0)).astype(np.float32)

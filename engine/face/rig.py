@@ -220,7 +220,9 @@ def _triangulate(pts: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
     # Subdiv2D renumbers points and merges duplicates, so map its vertices back by position.
     subdiv.insert([(float(x), float(y)) for x, y in pts])
     tris = subdiv.getTriangleList().reshape(-1, 3, 2)
-    keep = np.all((tris[..., 0] >= x0 - 1) & (tris[..., 0] <= x1) & (tris[..., 1] >= y0 - 1) & (tris[..., 1] <= y1), axis=(1))
+    keep = np.all(
+        (tris[..., 0] >= x0 - 1) & (tris[..., 0] <= x1) & (tris[..., 1] >= y0 - 1) & (tris[..., 1] <= y1), axis=(1)
+    )
     tris = tris[keep]
     d = np.linalg.norm(tris.reshape(-1, 1, 2) - pts[None, :, :], axis=2)
     return d.argmin(axis=1).reshape(-1, 3)

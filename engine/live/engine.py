@@ -30,7 +30,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, Iterator, Protocol
+from collections.abc import Iterator
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -38,6 +39,8 @@ import numpy as np
 from engine.config import Config
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S, Animator
+from engine.face.background import key_background, parse_color
+from engine.face.portrait import load_portrait
 from engine.face.renderer import Pose, Renderer
 from engine.live.clock import SampleClock
 from engine.live.events import Event, EventSink
@@ -83,9 +86,6 @@ class SpeechSource(Protocol):
 
 def build_renderer(config: Config) -> Renderer:
     """The configured portrait at the configured size, over the photo or the key colour."""
-    from engine.live.background import key_background, parse_color
-    from engine.say import load_portrait
-
     if config.live.background not in ("photo", "key"):
         raise CohostError(f'live.background must be "photo" or "key", got {config.live.background!r}')
     avatar = load_portrait(config)
@@ -303,7 +303,7 @@ class LiveEngine:
             if self._owns_voice:
                 self.voice.close()
 
-    def __enter__(self) -> "LiveEngine":
+    def __enter__(self) -> LiveEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -369,7 +369,9 @@ class LiveEngine:
             else:
                 wait = wait_for_voice and self._must_wait(k)
                 try:
-                    line, chunk = self._from_worker.get(timeout=VOICE_WAIT_S) if wait else self._from_worker.get_nowait()
+                    line, chunk = (
+                        self._from_worker.get(timeout=VOICE_WAIT_S) if wait else self._from_worker.get_nowait()
+                    )
                 except queue.Empty:
                     if wait:
                         log.warning("the voice delivered nothing for %.0f s; the clock goes on", VOICE_WAIT_S)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+LOG = logging.getLogger("cohost.live")
 
 
 @dataclass(frozen=True)
@@ -25,3 +29,17 @@ class Event:
 
 
 EventSink = Callable[[Event], None]
+
+
+class FanOut:
+    """One EventSink feeding several; a failing sink is logged, never allowed to stop the engine."""
+
+    def __init__(self) -> None:
+        self.sinks: list[EventSink] = []
+
+    def __call__(self, event: Event) -> None:
+        for sink in list(self.sinks):
+            try:
+                sink(event)
+            except Exception:
+                LOG.exception("event %s not delivered to %r", event.kind, sink)

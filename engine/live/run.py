@@ -17,27 +17,12 @@ from engine.api.auth import ensure_token
 from engine.api.server import ControlApi
 from engine.config import Config
 from engine.live.engine import LiveEngine
-from engine.live.events import Event, EventSink
+from engine.live.events import FanOut
 from engine.obs.voice_sync import sync_virtualcam_voice
 from engine.output import make_outputs
 from engine.secrets import install_log_redaction, register_config_secrets
 
-LOG = logging.getLogger("cohost.live")
 OBS_CONNECT_TIMEOUT_S = 20.0
-
-
-class FanOut:
-    """One EventSink feeding several; a failing sink is logged, never allowed to stop the engine."""
-
-    def __init__(self) -> None:
-        self.sinks: list[EventSink] = []
-
-    def __call__(self, event: Event) -> None:
-        for sink in list(self.sinks):
-            try:
-                sink(event)
-            except Exception:
-                LOG.exception("event %s not delivered to %r", event.kind, sink)
 
 
 def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) -> int:

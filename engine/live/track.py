@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.live.events import Event
-from engine.say import SENTENCE_GAP_S
 
+SENTENCE_GAP_S = 0.25  # pause between sentences; piper runs them together otherwise
 LINE_GAP_S = 0.5  # between two lines (two answers), a little longer than between sentences
 FADE_S = 0.010  # a cut line fades out over this, so stopping mid-word does not click
 

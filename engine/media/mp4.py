@@ -67,8 +67,7 @@ class Mp4Writer:
         """Appends one frame (uint8, height x width x 3, RGB) at time frames_written / fps."""
         if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
             raise ValueError(
-                f"expected uint8 frame of shape {(self.height, self.width, 3)}, "
-                f"got {rgb.dtype} {rgb.shape}"
+                f"expected uint8 frame of shape {(self.height, self.width, 3)}, got {rgb.dtype} {rgb.shape}"
             )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = self._frames
@@ -132,7 +131,7 @@ class Mp4Writer:
         if self.path.is_file():  # never a device or pipe the user named as output
             self.path.unlink()
 
-    def __enter__(self) -> "Mp4Writer":
+    def __enter__(self) -> Mp4Writer:
         return self
 
     def __exit__(

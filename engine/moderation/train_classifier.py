@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import CohostError
-from engine.moderation.encoder import Encoder
 from engine.moderation.classifier import (
     BUILTIN_MODEL,
     ENCODER_SCHEME,
@@ -30,6 +29,7 @@ from engine.moderation.classifier import (
     head_input,
     head_path,
 )
+from engine.moderation.encoder import Encoder
 
 TRAINING_LINES = Path(__file__).with_name("classifier_train.tsv")
 # Plain full-batch Adam on a class-weighted logistic loss: some thousand lines need nothing smarter,
@@ -62,8 +62,9 @@ def read_lines(path: Path) -> list[tuple[frozenset[str], str]]:
         labels, tab, text = line.partition("\t")
         names = frozenset() if labels == "ok" else frozenset(labels.split(","))
         if not tab or not text.strip() or not names <= set(LABELS):
-            raise CohostError(f"{path}:{number}: expected labels<TAB>text with labels from "
-                              f"{', '.join(LABELS)} or ok, got {line!r}")
+            raise CohostError(
+                f"{path}:{number}: expected labels<TAB>text with labels from {', '.join(LABELS)} or ok, got {line!r}"
+            )
         lines.append((names, text))
     return lines
 
@@ -98,8 +99,10 @@ class _SparseRows:
 
     def _sums(self, into: np.ndarray, picked: np.ndarray, size: int) -> np.ndarray:
         """Per label k: out[into[j], k] += picked[j, k] * value[j], over every nonzero j."""
-        return np.stack([np.bincount(into, weights=picked[:, k] * self._value, minlength=size)
-                         for k in range(picked.shape[1])], axis=1).astype(np.float32)
+        return np.stack(
+            [np.bincount(into, weights=picked[:, k] * self._value, minlength=size) for k in range(picked.shape[1])],
+            axis=1,
+        ).astype(np.float32)
 
 
 class _Transposed:
@@ -130,8 +133,14 @@ def train_head(lines: list[tuple[frozenset[str], str]], embeddings: np.ndarray) 
     mean, scale = x.mean(axis=0), np.where(x.std(axis=0) > 1e-6, x.std(axis=0), 1.0)
     targets = _targets(lines)
     weights, bias = _fit((x - mean) / scale, targets, _HEAD_L2, _HEAD_BALANCE)
-    return {"mean": mean, "scale": scale, "weights": weights, "bias": bias,
-            "neighbours": embeddings, "neighbour_labels": targets}
+    return {
+        "mean": mean,
+        "scale": scale,
+        "weights": weights,
+        "bias": bias,
+        "neighbours": embeddings,
+        "neighbour_labels": targets,
+    }
 
 
 def _targets(lines: list[tuple[frozenset[str], str]]) -> np.ndarray:
@@ -185,8 +194,10 @@ def save_head(path: Path, arrays: dict[str, np.ndarray]) -> None:
         scheme=np.array(ENCODER_SCHEME),
         labels=np.array(LABELS),
         # Half precision halves the file; a similarity moves by under 1e-3.
-        **{name: array.astype(np.float16 if name.startswith("neighbour") else np.float32)
-           for name, array in arrays.items()},
+        **{
+            name: array.astype(np.float16 if name.startswith("neighbour") else np.float32)
+            for name, array in arrays.items()
+        },
     )
 
 

@@ -46,6 +46,6 @@ def read_context_words(path: Path) -> dict[str, frozenset[str]]:
     for line in read_word_file(path):
         word, colon, senses = line.partition(":")
         if not colon or not word.strip() or not senses.split():
-            raise CohostError(f"{path}: expected \"word: sense words...\", got {line!r}")
+            raise CohostError(f'{path}: expected "word: sense words...", got {line!r}')
         words[word.strip().casefold()] = frozenset(senses.casefold().split())
     return words

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from engine.live.events import Event
 from engine.obs.client import RESOURCE_NOT_FOUND, ObsRequestFailed, ObsUnavailable

@@ -15,7 +15,8 @@ import itertools
 import json
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import websocket
 from obswebsocket import obsws
@@ -48,7 +49,7 @@ class ObsRequestFailed(RuntimeError):
 
 
 class _Receiver(RecvThread):
-    def __init__(self, core: "ObsConnection", on_end: Callable[[], None]):
+    def __init__(self, core: ObsConnection, on_end: Callable[[], None]):
         super().__init__(core)
         self._on_end = on_end
 

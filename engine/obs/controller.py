@@ -40,8 +40,15 @@ class ObsController:
     scene: the scene the co-host's sources live in, created when missing; "" = the current scene.
     setup: which sources to keep (see ObsSetup); None = none, just the connection (`cohost stream`)."""
 
-    def __init__(self, host: str, port: int, password: str, scene: str = "Co-host",
-                 setup: ObsSetup | None = SUBTITLES_ONLY, request_timeout: float = 10.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str,
+        scene: str = "Co-host",
+        setup: ObsSetup | None = SUBTITLES_ONLY,
+        request_timeout: float = 10.0,
+    ):
         self.host = host
         self.port = port
         self.scene = scene
@@ -61,7 +68,7 @@ class ObsController:
         self._supervisor: threading.Thread | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> "ObsController":
+    def from_config(cls, config: Config) -> ObsController:
         live = config.live
         setup = ObsSetup(
             # The engine's `stream` output sends MPEG-TS to this loopback port; other outputs need no source.
@@ -113,10 +120,14 @@ class ObsController:
 
     def _auth_hint(self) -> str:
         if not self._password:
-            return (f"OBS at {self.address} wants a password: put it in [obs] password "
-                    "(OBS: Tools → WebSocket Server Settings → Show Connect Info)")
-        return (f"OBS at {self.address} refused the password: set [obs] password to the one in "
-                "OBS: Tools → WebSocket Server Settings → Show Connect Info")
+            return (
+                f"OBS at {self.address} wants a password: put it in [obs] password "
+                "(OBS: Tools → WebSocket Server Settings → Show Connect Info)"
+            )
+        return (
+            f"OBS at {self.address} refused the password: set [obs] password to the one in "
+            "OBS: Tools → WebSocket Server Settings → Show Connect Info"
+        )
 
     def _open(self) -> None:
         """One connection attempt: connect, identify, set up, then publish the connection."""
@@ -190,7 +201,7 @@ class ObsController:
         if conn is not None:
             conn.close()
 
-    def __enter__(self) -> "ObsController":
+    def __enter__(self) -> ObsController:
         self.connect()
         return self
 

@@ -52,8 +52,14 @@ class Ducker:
                 continue
             levels[source] = (before, before * self.factor)
         # Saved before any level changes: a crash in between leaves nothing unrestorable.
-        request("SetPersistentData", {"realm": PERSIST_REALM, "slotName": PERSIST_SLOT,
-                                      "slotValue": {name: list(pair) for name, pair in levels.items()}})
+        request(
+            "SetPersistentData",
+            {
+                "realm": PERSIST_REALM,
+                "slotName": PERSIST_SLOT,
+                "slotValue": {name: list(pair) for name, pair in levels.items()},
+            },
+        )
         self._levels = levels
         for source, (_, ducked) in levels.items():
             request("SetInputVolume", {"inputName": source, "inputVolumeMul": ducked})

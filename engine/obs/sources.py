@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import CohostError
 
@@ -77,9 +78,17 @@ def text_kind(platform: str) -> str:
 def avatar_settings(url: str) -> dict[str, Any]:
     """A Media Source reading a live loopback MPEG-TS stream: not a file, small buffer, restart when
     shown (so that it picks the stream up again after the engine restarts)."""
-    return {"is_local_file": False, "input": url, "input_format": "mpegts", "buffering_mb": 1,
-            "restart_on_activate": True, "close_when_inactive": False, "clear_on_media_end": False,
-            "reconnect_delay_sec": 1, "hw_decode": False}
+    return {
+        "is_local_file": False,
+        "input": url,
+        "input_format": "mpegts",
+        "buffering_mb": 1,
+        "restart_on_activate": True,
+        "close_when_inactive": False,
+        "clear_on_media_end": False,
+        "reconnect_delay_sec": 1,
+        "hw_decode": False,
+    }
 
 
 def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, Any]:
@@ -87,12 +96,27 @@ def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, 
     size = max(24, height // 16)
     wrap = int(width * 0.8)
     if kind == "text_gdiplus_v2":
-        return {"text": "", "font": {"face": "Arial", "size": size, "style": "Bold", "flags": 1},
-                "outline": True, "outline_size": max(2, size // 12), "outline_color": 0xFF000000,
-                "extents": True, "extents_cx": wrap, "extents_cy": size * 3, "extents_wrap": True,
-                "align": "center", "valign": valign}
-    return {"text": "", "font": {"face": "Sans Serif", "size": size, "style": "Bold", "flags": 1},
-            "outline": True, "drop_shadow": True, "word_wrap": True, "custom_width": wrap}
+        return {
+            "text": "",
+            "font": {"face": "Arial", "size": size, "style": "Bold", "flags": 1},
+            "outline": True,
+            "outline_size": max(2, size // 12),
+            "outline_color": 0xFF000000,
+            "extents": True,
+            "extents_cx": wrap,
+            "extents_cy": size * 3,
+            "extents_wrap": True,
+            "align": "center",
+            "valign": valign,
+        }
+    return {
+        "text": "",
+        "font": {"face": "Sans Serif", "size": size, "style": "Bold", "flags": 1},
+        "outline": True,
+        "drop_shadow": True,
+        "word_wrap": True,
+        "custom_width": wrap,
+    }
 
 
 def ensure_scene(request: Request, scene: str) -> str:
@@ -116,34 +140,64 @@ def ensure_sources(request: Request, scene: str, setup: ObsSetup, platform: str)
 
     def ensure(name: str, kind: str, settings: dict[str, Any], transform: dict[str, Any]) -> bool:
         if name not in inputs:
-            item = request("CreateInput", {"sceneName": report.scene, "inputName": name, "inputKind": kind,
-                                           "inputSettings": settings, "sceneItemEnabled": True})
+            item = request(
+                "CreateInput",
+                {
+                    "sceneName": report.scene,
+                    "inputName": name,
+                    "inputKind": kind,
+                    "inputSettings": settings,
+                    "sceneItemEnabled": True,
+                },
+            )
         elif name not in in_scene:  # the input lives on (another scene) but was removed from ours
             item = request("CreateSceneItem", {"sceneName": report.scene, "sourceName": name})
         else:
             if inputs[name] != kind:
                 LOG.warning("OBS source %r is a %s, not the %s obs-cohost expects", name, inputs[name], kind)
             return False
-        request("SetSceneItemTransform", {"sceneName": report.scene, "sceneItemId": item["sceneItemId"],
-                                          "sceneItemTransform": transform})
+        request(
+            "SetSceneItemTransform",
+            {"sceneName": report.scene, "sceneItemId": item["sceneItemId"], "sceneItemTransform": transform},
+        )
         report.created.append(name)
         return name not in inputs
 
     if setup.avatar_url is not None:
-        created = ensure(AVATAR, "ffmpeg_source", avatar_settings(setup.avatar_url),
-                         {"positionX": 0.0, "positionY": 0.0, "alignment": _ALIGN_TOP_LEFT,
-                          "boundsType": "OBS_BOUNDS_SCALE_INNER", "boundsWidth": float(width),
-                          "boundsHeight": float(height), "boundsAlignment": 0})
+        created = ensure(
+            AVATAR,
+            "ffmpeg_source",
+            avatar_settings(setup.avatar_url),
+            {
+                "positionX": 0.0,
+                "positionY": 0.0,
+                "alignment": _ALIGN_TOP_LEFT,
+                "boundsType": "OBS_BOUNDS_SCALE_INNER",
+                "boundsWidth": float(width),
+                "boundsHeight": float(height),
+                "boundsAlignment": 0,
+            },
+        )
         if created and setup.avatar_sync_offset_ms:
-            request("SetInputAudioSyncOffset", {"inputName": AVATAR,
-                                                "inputAudioSyncOffset": round(setup.avatar_sync_offset_ms)})
+            request(
+                "SetInputAudioSyncOffset",
+                {"inputName": AVATAR, "inputAudioSyncOffset": round(setup.avatar_sync_offset_ms)},
+            )
         _follow_avatar_url(request, setup.avatar_url)
         _ensure_key(request, setup.key_color, report)
     margin = height / 24
-    ensure(SUBTITLES, report.text_kind, text_settings(report.text_kind, width, height, "bottom"),
-           {"positionX": width / 2, "positionY": height - margin, "alignment": _ALIGN_BOTTOM})
-    ensure(QUESTION, report.text_kind, text_settings(report.text_kind, width, height, "top"),
-           {"positionX": width / 2, "positionY": margin, "alignment": _ALIGN_TOP})
+    ensure(
+        SUBTITLES,
+        report.text_kind,
+        text_settings(report.text_kind, width, height, "bottom"),
+        {"positionX": width / 2, "positionY": height - margin, "alignment": _ALIGN_BOTTOM},
+    )
+    ensure(
+        QUESTION,
+        report.text_kind,
+        text_settings(report.text_kind, width, height, "top"),
+        {"positionX": width / 2, "positionY": margin, "alignment": _ALIGN_TOP},
+    )
     return report
 
 
@@ -169,6 +223,13 @@ def _ensure_key(request: Request, key_color: str | None, report: SetupReport) ->
         request("SetSourceFilterSettings", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterSettings": settings})
         request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": True})
     else:
-        request("CreateSourceFilter", {"sourceName": AVATAR, "filterName": KEY_FILTER,
-                                       "filterKind": "chroma_key_filter_v2", "filterSettings": settings})
+        request(
+            "CreateSourceFilter",
+            {
+                "sourceName": AVATAR,
+                "filterName": KEY_FILTER,
+                "filterKind": "chroma_key_filter_v2",
+                "filterSettings": settings,
+            },
+        )
         report.created.append(KEY_FILTER)

@@ -20,7 +20,7 @@ frame is the picture's delay minus the voice's: negative (the voice is the later
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from engine.obs.controller import SYNC_OFFSET_MAX_MS, SYNC_OFFSET_MIN_MS, ObsController
 from engine.output.base import Output
@@ -38,8 +38,9 @@ def voice_sync_offset_ms(voice_latency_ms: float, fps: float) -> int:
     return max(SYNC_OFFSET_MIN_MS, min(SYNC_OFFSET_MAX_MS, round(picture_ms - voice_latency_ms)))
 
 
-def sync_virtualcam_voice(controller: ObsController | None, outputs: Sequence[Output], voice_source: str,
-                          fps: float) -> int | None:
+def sync_virtualcam_voice(
+    controller: ObsController | None, outputs: Sequence[Output], voice_source: str, fps: float
+) -> int | None:
     """Once the outputs are open (the voice's latency is measured then): sets `voice_source`'s sync
     offset in OBS, kept across OBS restarts by the controller. Without OBS control or a voice_source,
     one info line says what to do. Returns the offset, None when no virtualcam output is open."""
@@ -49,11 +50,21 @@ def sync_virtualcam_voice(controller: ObsController | None, outputs: Sequence[Ou
     offset = voice_sync_offset_ms(camera.latency_ms, fps)
     late = f"voice {camera.latency_ms:.0f} ms, picture ~{1000 / fps:.0f} ms from the engine to OBS"
     if controller is None:
-        LOG.info("virtualcam: %s; set the Sync Offset of the OBS input capturing %r to %+d ms "
-                 "(OBS: Advanced Audio Properties)", late, camera.audio_device, offset)
+        LOG.info(
+            "virtualcam: %s; set the Sync Offset of the OBS input capturing %r to %+d ms "
+            "(OBS: Advanced Audio Properties)",
+            late,
+            camera.audio_device,
+            offset,
+        )
     elif not voice_source:
-        LOG.info("virtualcam: set [obs] voice_source to the OBS input that captures the voice (%s) and its "
-                 "sync offset is kept at %+d ms (%s)", capture_hint(camera.audio_device), offset, late)
+        LOG.info(
+            "virtualcam: set [obs] voice_source to the OBS input that captures the voice (%s) and its "
+            "sync offset is kept at %+d ms (%s)",
+            capture_hint(camera.audio_device),
+            offset,
+            late,
+        )
     else:
         LOG.info("virtualcam: %s; sync offset of OBS input %r: %+d ms", late, voice_source, offset)
         controller.set_audio_sync_offset(voice_source, offset)

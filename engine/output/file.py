@@ -37,7 +37,9 @@ class FileOutput:
     def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
         assert self._worker is not None, "open() first"
         if sample != self._next_sample:
-            raise ValueError(f"audio block at sample {sample}, expected {self._next_sample}: blocks must tile the clock")
+            raise ValueError(
+                f"audio block at sample {sample}, expected {self._next_sample}: blocks must tile the clock"
+            )
         self._next_sample = sample + len(pcm)
         self._worker.put((frame.copy(), pcm.copy()))  # copies: the engine reuses its buffers
 

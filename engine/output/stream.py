@@ -77,7 +77,9 @@ class StreamOutput:
         try:
             self._container = av.open(self.url, "w", format="mpegts")
         except (OSError, av.FFmpegError) as e:
-            raise CohostError(f"cannot stream to {self.host}:{self.port}: {getattr(e, 'strerror', None) or e}") from None
+            raise CohostError(
+                f"cannot stream to {self.host}:{self.port}: {getattr(e, 'strerror', None) or e}"
+            ) from None
         video = self._container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = Fraction(1, TS_CLOCK)

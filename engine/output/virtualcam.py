@@ -29,14 +29,14 @@ CAMERA_HELP = {
 }
 AUDIO_HELP = {
     "linux": "create it with `pactl load-module module-null-sink sink_name=cohost_out`",
-    "win32": "install VB-Cable (VB-Audio Virtual Cable) and use its \"CABLE Input\"",
-    "darwin": "install BlackHole (brew install blackhole-2ch) and use \"BlackHole 2ch\"",
+    "win32": 'install VB-Cable (VB-Audio Virtual Cable) and use its "CABLE Input"',
+    "darwin": 'install BlackHole (brew install blackhole-2ch) and use "BlackHole 2ch"',
 }
 # How OBS hears that device: the other end of the sink or cable ({device}: [live] audio_device).
 CAPTURE_HELP = {
-    "linux": "an \"Audio Output Capture (PulseAudio)\" of the monitor of {device}",
-    "win32": "an \"Audio Input Capture\" of the cable's recording side (\"CABLE Output\" for VB-Cable)",
-    "darwin": "an \"Audio Input Capture\" of {device}",
+    "linux": 'an "Audio Output Capture (PulseAudio)" of the monitor of {device}',
+    "win32": 'an "Audio Input Capture" of the cable\'s recording side ("CABLE Output" for VB-Cable)',
+    "darwin": 'an "Audio Input Capture" of {device}',
 }
 # The device starts playing once this much voice is buffered, so a late frame of the engine never
 # leaves it without samples (the engine runs at most ~40 ms ahead, a frame is 33 ms).
@@ -72,12 +72,16 @@ class VirtualCamOutput:
         import pyvirtualcam
 
         if not self.audio_device:
-            raise CohostError(f"virtualcam output needs live.audio_device set to an audio output device: {AUDIO_HELP.get(_platform(), '')}")
+            raise CohostError(
+                f"virtualcam output needs live.audio_device set to an audio output device: {AUDIO_HELP.get(_platform(), '')}"
+            )
         try:
             self._camera = pyvirtualcam.Camera(width, height, fps, device=self.device, backend=self.backend)
         except (RuntimeError, KeyError) as e:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise CohostError(f"no virtual camera ({first}): {CAMERA_HELP.get(_platform(), 'install a virtual camera')}") from None
+            raise CohostError(
+                f"no virtual camera ({first}): {CAMERA_HELP.get(_platform(), 'install a virtual camera')}"
+            ) from None
         try:
             self._audio = _AudioOut(self.audio_device, sample_rate)
         except BaseException:
@@ -138,7 +142,9 @@ def _find_device(sd: Any, name: str) -> tuple[int | str, dict[str, str]]:
                 return i, {}
         if any(device_name == "pulse" for _, device_name in outputs) and name in _pulse_sinks():
             return "pulse", {"PULSE_SINK": name}
-    raise CohostError(f"no audio output device {name!r}: {AUDIO_HELP.get(_platform(), 'install a virtual audio cable')}")
+    raise CohostError(
+        f"no audio output device {name!r}: {AUDIO_HELP.get(_platform(), 'install a virtual audio cable')}"
+    )
 
 
 class _AudioOut:

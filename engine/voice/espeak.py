@@ -10,7 +10,7 @@ import ctypes
 import ctypes.util
 import threading
 import unicodedata
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

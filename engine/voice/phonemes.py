@@ -9,7 +9,7 @@ Pauses, word gaps, punctuation and sentence boundaries are all one symbol, SILEN
 from __future__ import annotations
 
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 from engine.voice.base import TimedPhoneme
 

@@ -1,8 +1,6 @@
 """pytest fixtures over the harness: one service per test module (OBS is heavy on a 2-core machine).
 
-Use them by importing into a test module:
-
-    from tests.harness.fixtures import obs, pulse, rtmp  # noqa: F401  (pytest finds fixtures by name)
+tests/conftest.py registers this module as a pytest plugin, so a test asks for them by name.
 
 `obs` is a headless OBS with obs-websocket on a free port, password OBS_PASSWORD, its audio on the
 module's `pulse` server. A module that needs other OBS options (scripts, no password) builds its own
@@ -11,7 +9,7 @@ ObsProcess in a module-scoped fixture of its own, the same way.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -1,8 +1,8 @@
 """An IRC server for tests (ngircd) and a viewer who talks in its channels.
 
-    with IrcServer(tmp_path / "irc", password="oauth:secret", tls=True) as irc:
-        ... connect to 127.0.0.1:irc.port (plain) or irc.tls_port, trusting irc.ssl_context() ...
-        viewer = await IrcViewer.connect(irc.port, "viewer", "#chan", password="oauth:secret")
+with IrcServer(tmp_path / "irc", password="oauth:secret", tls=True) as irc:
+    ... connect to 127.0.0.1:irc.port (plain) or irc.tls_port, trusting irc.ssl_context() ...
+    viewer = await IrcViewer.connect(irc.port, "viewer", "#chan", password="oauth:secret")
 """
 
 from __future__ import annotations
@@ -86,18 +86,15 @@ class IrcServer(Service):
         conf = self.root / "ngircd.conf"
         conf.write_text(
             "[Global]\n"
-            f"Name = {SERVER_NAME}\nInfo = obs-cohost test server\nMotdPhrase = \"test\"\n"
+            f'Name = {SERVER_NAME}\nInfo = obs-cohost test server\nMotdPhrase = "test"\n'
             f"Listen = 127.0.0.1\nPorts = {self.port}\n"
             # No PID file: the Popen is all we need, and the default path is the system ngircd's.
-            "PidFile =\n"
-            + (f"Password = {self.password}\n" if self.password else "")
-            + "[Limits]\n"
+            "PidFile =\n" + (f"Password = {self.password}\n" if self.password else "") + "[Limits]\n"
             f"PingTimeout = {self.ping_timeout_s}\nPongTimeout = {self.ping_timeout_s}\n"
             # Every client (and reconnect) comes from 127.0.0.1; nicks like justinfan12345678 are
             # long; and no flood penalty, which would hold each JOIN back by seconds.
             "MaxConnectionsIP = 0\nMaxNickLength = 30\nMaxPenaltyTime = 0\n"
-            "[Options]\nDNS = no\nIdent = no\nPAM = no\n"
-            + ssl_section
+            "[Options]\nDNS = no\nIdent = no\nPAM = no\n" + ssl_section
         )
         return conf
 

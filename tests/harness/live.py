@@ -6,9 +6,9 @@ import dataclasses
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from engine.api.server import ControlApi
 from engine.chat.base import ChatSource
@@ -16,8 +16,7 @@ from engine.config import Config
 from engine.conversation.director import Conversation
 from engine.conversation.session import conversation_session
 from engine.live.engine import LiveEngine
-from engine.live.events import Event
-from engine.live.run import FanOut
+from engine.live.events import Event, FanOut
 
 
 def light_config(config: Config, queue_path: Path) -> Config:
@@ -32,8 +31,9 @@ def light_config(config: Config, queue_path: Path) -> Config:
 
 
 @contextmanager
-def small_conversation(config: Config, queue_path: Path | None = None,
-                       sources: list[ChatSource] | None = None) -> Iterator[Conversation]:
+def small_conversation(
+    config: Config, queue_path: Path | None = None, sources: list[ChatSource] | None = None
+) -> Iterator[Conversation]:
     """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them, with
     these chat sources; the queue in `queue_path` (default: a temporary file). The engine's events
     go to `conversation.sinks`, a list tests plug their sinks into."""
@@ -91,6 +91,7 @@ class Heard:
 
     def wait(self, kind: str, count: int = 1, timeout: float = 30.0) -> list[Event]:
         with self.cond:
-            assert self.cond.wait_for(lambda: len([e for e in self.events if e.kind == kind]) >= count, timeout), \
+            assert self.cond.wait_for(lambda: len([e for e in self.events if e.kind == kind]) >= count, timeout), (
                 f"fewer than {count} {kind} events"
+            )
         return self.of(kind)

@@ -163,15 +163,17 @@ print(json.dumps([answer["choices"][0]["message"]["content"], answer["usage"]["p
 """
 
 
-def reference_answer(model: Path, messages: list[dict[str, str]], max_tokens: int, threads: int,
-                     n_ctx: int) -> tuple[str, int]:
+def reference_answer(
+    model: Path, messages: list[dict[str, str]], max_tokens: int, threads: int, n_ctx: int
+) -> tuple[str, int]:
     """llama.cpp's own greedy answer to `messages` (no abort hook, nothing of ours) and the prompt's token
     count. In a Python of its own: a crash in native code fails the one test, not the whole test run."""
     command = [sys.executable, "-c", _REFERENCE, str(model), str(threads), str(max_tokens), str(n_ctx)]
     result = subprocess.run(command, input=json.dumps(messages), capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
-        raise AssertionError(f"llama.cpp's reference answer failed (exit status {result.returncode}):\n"
-                             f"{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"llama.cpp's reference answer failed (exit status {result.returncode}):\n{result.stderr[-3000:]}"
+        )
     content, prompt_tokens = json.loads(result.stdout.splitlines()[-1])
     return content, prompt_tokens
 

@@ -17,14 +17,14 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from obswebsocket import obsws, requests
 
 from .process import Service, log_tail, spawn, stop_group, wait_until
-
 
 # Not passed on to OBS: importing cv2 (the engine's renderer) in the test process points Qt at cv2's
 # own Qt plugins and fonts, and OBS's Qt aborts on them; a Wayland session would bypass Xvfb.
@@ -65,7 +65,7 @@ class ObsClient:
         except Exception:  # OBS may already be gone (killed by the test)
             pass
 
-    def __enter__(self) -> "ObsClient":
+    def __enter__(self) -> ObsClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -86,10 +86,18 @@ class ObsProcess(Service):
         --obs would for a user).
     """
 
-    def __init__(self, home: Path, ws_port: int, password: str | None = None,
-                 scripts: Sequence[Path | ObsScript] = (), scene_collection: str | None = None,
-                 env: Mapping[str, str] | None = None, canvas: tuple[int, int, int] = (1280, 720, 30),
-                 write_config: bool = True, start_timeout: float = 90.0):
+    def __init__(
+        self,
+        home: Path,
+        ws_port: int,
+        password: str | None = None,
+        scripts: Sequence[Path | ObsScript] = (),
+        scene_collection: str | None = None,
+        env: Mapping[str, str] | None = None,
+        canvas: tuple[int, int, int] = (1280, 720, 30),
+        write_config: bool = True,
+        start_timeout: float = 90.0,
+    ):
         self.home = Path(home)
         self.ws_port = ws_port
         self.password = password
@@ -131,8 +139,12 @@ class ObsProcess(Service):
             "",
         ]
         if self.scene_collection:
-            lines += ["[Basic]", f"SceneCollection={self.scene_collection}",
-                      f"SceneCollectionFile={self._collection_file_stem}", ""]
+            lines += [
+                "[Basic]",
+                f"SceneCollection={self.scene_collection}",
+                f"SceneCollectionFile={self._collection_file_stem}",
+                "",
+            ]
             self._write_scene_collection()
         (self.config_dir / "global.ini").write_text("\n".join(lines))
 
@@ -141,8 +153,14 @@ class ObsProcess(Service):
         return "".join(c if c.isalnum() else "_" for c in self.scene_collection or "")
 
     def _write_scene_collection(self) -> None:
-        scene = {"id": "scene", "versioned_id": "scene", "name": "Scene", "enabled": True, "mixers": 0,
-                 "settings": {"custom_size": False, "id_counter": 0, "items": []}}
+        scene = {
+            "id": "scene",
+            "versioned_id": "scene",
+            "name": "Scene",
+            "enabled": True,
+            "mixers": 0,
+            "settings": {"custom_size": False, "id_counter": 0, "items": []},
+        }
         collection = {
             "name": self.scene_collection,
             "current_scene": "Scene",
@@ -151,8 +169,9 @@ class ObsProcess(Service):
             "sources": [scene],
             "groups": [],
             "transitions": [],
-            "modules": {"scripts-tool": [{"path": str(s.path.resolve()), "settings": dict(s.settings)}
-                                         for s in self.scripts]},
+            "modules": {
+                "scripts-tool": [{"path": str(s.path.resolve()), "settings": dict(s.settings)} for s in self.scripts]
+            },
         }
         scenes = self.config_dir / "basic" / "scenes"
         scenes.mkdir(parents=True, exist_ok=True)
@@ -167,8 +186,11 @@ class ObsProcess(Service):
         try:
             # -displayfd: Xvfb picks a free display number itself and writes it to the pipe, so that
             # parallel test runs never fight over :99.
-            self._xvfb = spawn(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
-                                "-nolisten", "tcp"], self.xvfb_log_path, pass_fds=[write_fd])
+            self._xvfb = spawn(
+                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24", "-nolisten", "tcp"],
+                self.xvfb_log_path,
+                pass_fds=[write_fd],
+            )
             os.close(write_fd)
             write_fd = -1
             number = b""
@@ -183,7 +205,7 @@ class ObsProcess(Service):
             if write_fd >= 0:
                 os.close(write_fd)
 
-    def start(self) -> "ObsProcess":
+    def start(self) -> ObsProcess:
         """Starts OBS (and its X display when not already up). The config is written on the first start
         only: a restart finds what OBS itself saved, as a user's OBS would."""
         if self.running:
@@ -194,8 +216,13 @@ class ObsProcess(Service):
             self._config_written = True
         self._start_xvfb()
         inherited = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_OBS}
-        env = {**inherited, **self.env, "HOME": str(self.home), "DISPLAY": self._display,
-               "XDG_CONFIG_HOME": str(self.home / ".config")}
+        env = {
+            **inherited,
+            **self.env,
+            "HOME": str(self.home),
+            "DISPLAY": self._display,
+            "XDG_CONFIG_HOME": str(self.home / ".config"),
+        }
         args = ["obs", "--disable-shutdown-check", "--disable-missing-files-check", "--minimize-to-tray", "--multi"]
         if self.scene_collection:
             args += ["--collection", self.scene_collection]
@@ -203,16 +230,29 @@ class ObsProcess(Service):
         self._obs = spawn(args, self.log_path, env=env, cwd=self.home)
         self._client = None
         try:
-            wait_until(self._answers, self.start_timeout, f"OBS on port {self.ws_port}", interval=0.2,
-                       alive=self._obs, log=self.log_path)
+            wait_until(
+                self._answers,
+                self.start_timeout,
+                f"OBS on port {self.ws_port}",
+                interval=0.2,
+                alive=self._obs,
+                log=self.log_path,
+            )
         except BaseException:  # an OBS that never answered is not left behind
             stop_group(self._obs, timeout=5)
             self._obs = None
             raise
         self.startup_seconds = time.monotonic() - started
         width, height, fps = self.canvas
-        self.call("SetVideoSettings", baseWidth=width, baseHeight=height, outputWidth=width, outputHeight=height,
-                  fpsNumerator=fps, fpsDenominator=1)
+        self.call(
+            "SetVideoSettings",
+            baseWidth=width,
+            baseHeight=height,
+            outputWidth=width,
+            outputHeight=height,
+            fpsNumerator=fps,
+            fpsDenominator=1,
+        )
         return self
 
     def _answers(self) -> bool:
@@ -250,7 +290,7 @@ class ObsProcess(Service):
         stop_group(self._xvfb, timeout=5)
         self._xvfb = None
 
-    def restart(self) -> "ObsProcess":
+    def restart(self) -> ObsProcess:
         """Closes OBS cleanly and opens it again with the same HOME."""
         self._drop_client()
         stop_group(self._obs, timeout=15)
@@ -278,6 +318,11 @@ class ObsProcess(Service):
 
     def wait_for_log(self, containing: str, timeout: float = 20.0) -> str:
         """Waits for a log line containing `containing` and returns the first one."""
-        wait_until(lambda: bool(self.log_lines(containing)), timeout, f"OBS log line with {containing!r}",
-                   alive=self._obs, log=self.log_path)
+        wait_until(
+            lambda: bool(self.log_lines(containing)),
+            timeout,
+            f"OBS log line with {containing!r}",
+            alive=self._obs,
+            log=self.log_path,
+        )
         return self.log_lines(containing)[0]

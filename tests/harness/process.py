@@ -9,8 +9,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 
 def free_port() -> int:
@@ -28,8 +28,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1,
-               alive: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+    alive: subprocess.Popen | None = None,
+    log: Path | None = None,
+) -> None:
     """Polls `condition` until it holds; raises TimeoutError naming `what` (with the log's tail) when it
     does not within `timeout` s, or RuntimeError at once when the process `alive` has exited."""
     deadline = time.monotonic() + timeout
@@ -48,14 +54,26 @@ def log_tail(log: Path | None, lines: int = 30) -> str:
     return f"\n--- last lines of {log} ---\n" + "\n".join(tail)
 
 
-def spawn(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None,
-          pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+def spawn(
+    cmd: Sequence[str],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
+) -> subprocess.Popen:
     """Starts `cmd` in a new session (its own process group), stdout and stderr appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        return subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=dict(env) if env is not None else None, cwd=cwd, pass_fds=tuple(pass_fds),
-                                start_new_session=True)
+        return subprocess.Popen(
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            pass_fds=tuple(pass_fds),
+            start_new_session=True,
+        )
 
 
 def signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -55,24 +55,37 @@ class PulseServer(Service):
         result = subprocess.run(["pactl", "info"], env={**os.environ, **self.env}, capture_output=True, timeout=5)
         return result.returncode == 0
 
-    def start(self) -> "PulseServer":
+    def start(self) -> PulseServer:
         if self._proc is not None and self._proc.poll() is None:
             return self
         script = self._write_config()
         # HOME in runtime_dir: the daemon looks for (and may write) its cookie and state under HOME.
         env = {**os.environ, **self.env, "HOME": str(self.runtime_dir)}
-        self._proc = spawn(["pulseaudio", "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
-                            "--use-pid-file=no", "--log-target=stderr"], self.log_path, env=env, cwd=self.runtime_dir)
+        self._proc = spawn(
+            [
+                "pulseaudio",
+                "-n",
+                "-F",
+                str(script),
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                "--log-target=stderr",
+            ],
+            self.log_path,
+            env=env,
+            cwd=self.runtime_dir,
+        )
         wait_until(self._answers, self.start_timeout, "PulseAudio", interval=0.1, alive=self._proc, log=self.log_path)
         return self
 
     def pactl(self, *args: str) -> str:
         """Runs pactl against this server and returns its stdout."""
-        result = subprocess.run(["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True,
-                                timeout=10, check=True)
+        result = subprocess.run(
+            ["pactl", *args], env={**os.environ, **self.env}, capture_output=True, text=True, timeout=10, check=True
+        )
         return result.stdout
 
     def stop(self) -> None:
         stop_group(self._proc, timeout=10)
         self._proc = None
-

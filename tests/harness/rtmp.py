@@ -1,8 +1,8 @@
 """An RTMP ingest for tests: nginx with the rtmp module, recording every stream it receives.
 
-    with RtmpServer(tmp_path / "rtmp") as rtmp:
-        ... stream to rtmp.url with any key ...
-        rtmp.recordings()   # the FLV files: what a platform (and its viewers) would receive
+with RtmpServer(tmp_path / "rtmp") as rtmp:
+    ... stream to rtmp.url with any key ...
+    rtmp.recordings()   # the FLV files: what a platform (and its viewers) would receive
 """
 
 from __future__ import annotations
@@ -56,15 +56,23 @@ class RtmpServer(Service):
         )
         return conf
 
-    def start(self) -> "RtmpServer":
+    def start(self) -> RtmpServer:
         if self._proc is not None and self._proc.poll() is None:
             return self
         conf = self._write_config()
         # -e: nginx would otherwise try its compiled-in /var/log/nginx/error.log before reading the config.
-        self._proc = spawn(["nginx", "-p", str(self.root), "-e", str(self.error_log_path), "-c", str(conf)],
-                           self.log_path, cwd=self.root)
-        wait_until(lambda: port_open(self.port), self.start_timeout, f"nginx-rtmp on port {self.port}",
-                   alive=self._proc, log=self.error_log_path)
+        self._proc = spawn(
+            ["nginx", "-p", str(self.root), "-e", str(self.error_log_path), "-c", str(conf)],
+            self.log_path,
+            cwd=self.root,
+        )
+        wait_until(
+            lambda: port_open(self.port),
+            self.start_timeout,
+            f"nginx-rtmp on port {self.port}",
+            alive=self._proc,
+            log=self.error_log_path,
+        )
         return self
 
     def stop(self) -> None:
@@ -78,4 +86,3 @@ class RtmpServer(Service):
 
     def recorded_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.recordings())
-

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +56,9 @@ class RecordedApi:
 
     async def _record(self, request: web.Request) -> None:
         body = await request.json() if request.can_read_body else None
-        self.seen.append(Seen(request.method, request.path, dict(request.query),
-                              request.headers.get("Authorization"), body))
+        self.seen.append(
+            Seen(request.method, request.path, dict(request.query), request.headers.get("Authorization"), body)
+        )
 
     async def videos_route(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -87,7 +88,7 @@ class RecordedApi:
         page = json.loads(json.dumps(PAGES[tokens.index(token)]))
         if token == "":
             # The last backlog line is moved to "now": a viewer who wrote after the co-host started.
-            now = datetime.now(timezone.utc).isoformat()
+            now = datetime.now(UTC).isoformat()
             page["items"][-1]["snippet"]["publishedAt"] = now
         return web.json_response(page)
 

@@ -3,9 +3,8 @@ panel the way Tools → Scripts does (script_properties), clicks its Refresh sta
 the status line the panel then shows. OBS has no request that reads a script's panel, so this is how
 a headless test sees it. Standard library and obspython only, like the script it looks at."""
 
-import obspython as obs
-
 import cohost_obs  # the module OBS already loaded (same interpreter), not a second copy
+import obspython as obs
 
 
 def _show_panel(pressed: bool) -> None:

@@ -23,7 +23,7 @@ def parse_color(text: str) -> tuple[int, int, int]:
     """'#00ff00' (or '00ff00') to an RGB triple."""
     hex_digits = text.strip().removeprefix("#")
     if len(hex_digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in hex_digits):
-        raise CohostError(f"live.key_color must be a colour like \"#00ff00\", got {text!r}")
+        raise CohostError(f'live.key_color must be a colour like "#00ff00", got {text!r}')
     return int(hex_digits[0:2], 16), int(hex_digits[2:4], 16), int(hex_digits[4:6], 16)
 
 
@@ -68,7 +68,9 @@ def key_background(image: np.ndarray, landmarks: np.ndarray, color: tuple[int, i
     small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     labels = _person_prior(small.shape[:2], landmarks * scale)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(
+        cv2.cvtColor(small, cv2.COLOR_RGB2BGR), labels, None, bgd, fgd, GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK
+    )
     person = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     # Keep the one figure that holds the face; GrabCut can leave specks of look-alike background.
     count, parts = cv2.connectedComponents(person)

@@ -1,0 +1,18 @@
+"""The portrait the co-host wears: the configured (or given) photo, found in the model cache when
+it is the default, with its landmarks cached by the image's hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config import Config
+from engine.face.avatar import Avatar, load_avatar
+from engine.models import cache_root, resolve
+
+
+def load_portrait(config: Config, photo: str | None = None) -> Avatar:
+    """The configured (or given) portrait, checked, with landmarks from the cache when known."""
+    face_model = resolve("face_landmarker", config.models).files["model"]
+    choice = photo or config.avatar.photo
+    path = resolve("avatar/default", config.models).files["image"] if choice == "default" else Path(choice).expanduser()
+    return load_avatar(path, face_model, cache_root(config.models) / "landmarks")
