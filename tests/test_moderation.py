@@ -868,8 +868,10 @@ def test_a_context_line_without_its_sense_words_is_a_one_line_error(tmp_path):
     assert "\n" not in str(e.value)
 
 
-def test_the_classifier_never_reads_an_allowlisted_phrase(moderation, monkeypatch):
-    read = []
+@pytest.fixture
+def classifier_reads(monkeypatch) -> list[str]:
+    """What the classifier of a TextFilter made in the test is given to score (every score 0)."""
+    read: list[str] = []
 
     class Recording:
         def scores(self, text):
@@ -877,25 +879,21 @@ def test_the_classifier_never_reads_an_allowlisted_phrase(moderation, monkeypatc
             return Scores(0.0, 0.0, 0.0, 0.0, 0.0)
 
     monkeypatch.setattr(text_module, "load_classifier", lambda config: Recording())
+    return read
+
+
+def test_the_classifier_never_reads_an_allowlisted_phrase(moderation, classifier_reads):
     text_filter = TextFilter(moderation)
     assert text_filter.clean_input("she graduated magna cum laude").ok
     assert text_filter.check_output("Homo sapiens walked out of Africa.").ok
-    assert read == ["she graduated", "walked out of africa."]
+    assert classifier_reads == ["she graduated", "walked out of africa."]
 
 
-def test_the_classifier_reads_chat_without_the_co_hosts_names(moderation, monkeypatch):
-    read = []
-
-    class Recording:
-        def scores(self, text):
-            read.append(text)
-            return Scores(0.0, 0.0, 0.0, 0.0, 0.0)
-
-    monkeypatch.setattr(text_module, "load_classifier", lambda config: Recording())
+def test_the_classifier_reads_chat_without_the_co_hosts_names(moderation, classifier_reads):
     text_filter = TextFilter(moderation, names=["Nova", "Nova Bot"])
     assert text_filter.clean_input("Nova, me again").text == "Nova, me again"  # asked as written
     text_filter.clean_input("@nova bot what's up, supernova")
-    assert read == [", me again", "what's up, supernova"]
+    assert classifier_reads == [", me again", "what's up, supernova"]
 
 
 _SYMBOLS = "*#%-.!@$|+01345789 "
