@@ -850,7 +850,9 @@ def test_a_context_word_passes_the_lists_beside_a_word_of_its_ordinary_sense(lis
     assert lists_only.clean_input(text).ok
 
 
-@pytest.mark.parametrize("text", ["you bitch", "nice tits", "suck my cock", "stoopid hoe", "ching chong chink"])
+@pytest.mark.parametrize(
+    "text", ["you bitch", "nice tits", "suck my cock", "stoopid hoe", "ching chong chink", "blue tits, you bitch"]
+)
 def test_a_context_word_alone_is_banned(lists_only, text):
     assert lists_only.clean_input(text).reason == "banned"
 

@@ -153,14 +153,16 @@ class TextFilter:
         """A banned word in `text`, or a context word without a word of its ordinary sense beside it."""
         if self._chinese.find(text) is not None or self._english.find(text) is not None:
             return True
-        found = self._context_words.find(text)
-        if found is None:
-            return False
-        senses = self._context.get(found.casefold())
-        if senses is None or found.casefold() not in text.casefold():
-            return True  # written evasively ("c0ck", "kcoc", Cyrillic letters): no one spells the rooster so
         words = set(_SEPARATORS.split(unicodedata.normalize("NFKC", text).casefold()))
-        return not words & senses
+        rest = text.casefold()
+        while (found := self._context_words.find(rest)) is not None:  # each context word in turn
+            senses = self._context.get(found.casefold())
+            if senses is None or found.casefold() not in rest:
+                return True  # written evasively ("c0ck", "kcoc", Cyrillic letters): no one spells the rooster so
+            if not words & senses:
+                return True
+            rest = rest.replace(found.casefold(), " ", 1)
+        return False
 
     def _words(self, text: str, removed: tuple[str, ...], checked: set[str]) -> Verdict:
         """`text` refused when it has no words or any of `checked` holds a banned one."""
