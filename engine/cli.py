@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.cli_args import CliParser, parse_fps, parse_size
 from engine.config import Config, load_config
-from engine.errors import CohostError, UsageError
+from engine.errors import CohostError, UsageError, report
 
 BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency", "moderation")
 
@@ -161,8 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.run(args)
     except CohostError as e:
-        print(f"cohost: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return report(e, "cohost: error")
     except KeyboardInterrupt:
         print("cohost: interrupted", file=sys.stderr)
         return 130

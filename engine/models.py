@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import Config, ModelsConfig, VoiceConfig, load_config, read_toml
-from engine.errors import CohostError
+from engine.errors import CohostError, report
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_PATH = PROJECT_ROOT / "models" / "manifest.toml"
@@ -475,8 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             aligned = prepare(config)
             print(f"piper voice prepared: {aligned}" if aligned else "voice backend is not piper: nothing to prepare")
     except CohostError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return report(e)
     return 0
 
 

@@ -33,7 +33,7 @@ from typing import Any
 from engine import files
 from engine.api.auth import ensure_token
 from engine.config import Config, load_config, update_user_config
-from engine.errors import CohostError, UsageError
+from engine.errors import CohostError, UsageError, report
 from engine.obs import sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -399,8 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError(f"--obs-version must be a major version like 29 or 30, not {args.obs_version}")
         install(args.config, args.obs_config, args.obs_version, args.dry_run)
     except CohostError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return report(e)
     return 0
 
 

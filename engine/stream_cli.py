@@ -22,7 +22,7 @@ from typing import Any
 
 from engine.cli_args import CliParser
 from engine.config import Config, load_config, user_config_path
-from engine.errors import CohostError, UsageError
+from engine.errors import CohostError, UsageError, report
 from engine.obs.client import ObsRequestFailed, ObsUnavailable
 from engine.obs.controller import ObsController
 from engine.platforms import AppliedPlatform, PlatformPreset, apply_platform, get_preset, load_presets
@@ -203,8 +203,7 @@ def main(argv: Sequence[str]) -> int:
             raise UsageError(f"cohost stream needs one of: {', '.join(COMMANDS)} (see cohost stream COMMAND --help)")
         return COMMANDS[argv[0]](list(argv[1:]))
     except CohostError as e:
-        print(f"cohost: error: {e}", file=sys.stderr)
-        return e.exit_code
+        return report(e, "cohost: error")
     except ObsRequestFailed as e:
         print(f"cohost: error: {e}", file=sys.stderr)
         return 1

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from engine.errors import CohostError
+from engine.errors import CohostError, report
 from engine.moderation.classifier import (
     BUILTIN_MODEL,
     ENCODER_SCHEME,
@@ -217,8 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         save_head(head_path(args.out), train_head(lines, embed_lines(lines, encoder)))
     except CohostError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
+        return report(e)
     print(f"{head_path(args.out)}: encoder head from {len(lines)} lines")
     return 0
 
