@@ -326,15 +326,14 @@ def _band(config: ModerationConfig) -> tuple[float, float]:
 
 def thresholds(config: ModerationConfig) -> Thresholds:
     """The [moderation] <label>_threshold keys, each checked to lie in (0, 1]."""
-    return Thresholds(**{label: threshold(config, f"{label}_threshold") for label in LABELS})
-
-
-def threshold(config: ModerationConfig, key: str) -> float:
-    """[moderation] `key`, checked to be a number in (0, 1]."""
-    value = getattr(config, key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-        raise CohostError(f"[moderation] {key} must be a number over 0 and at most 1, got {value!r}")
-    return float(value)
+    values = {}
+    for label in LABELS:
+        key = f"{label}_threshold"
+        value = getattr(config, key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise CohostError(f"[moderation] {key} must be a number over 0 and at most 1, got {value!r}")
+        values[label] = float(value)
+    return Thresholds(**values)
 
 
 def flagged(scores: Scores, limits: Thresholds) -> str | None:
