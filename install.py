@@ -146,8 +146,8 @@ def install_llm(python: Path) -> None:
 def resolve_models(python: Path, online: bool) -> int:
     """Resolve the models into the cache, print the table, then patch the voice for phoneme timing."""
     _say("resolving models into the cache" + (" (downloads allowed)" if online else ""))
-    command = [str(python), "-m", "engine.models", "--all", "--prepare"] + (["--online"] if online else [])
-    # Output passes straight through: the table, download progress, and engine.models' own
+    command = [str(python), "-m", "engine.app.models", "--all", "--prepare"] + (["--online"] if online else [])
+    # Output passes straight through: the table, download progress, and engine.app.models' own
     # one-line error, which is all the user needs when a required model is missing.
     return subprocess.run(command, cwd=ROOT, stdin=subprocess.DEVNULL).returncode
 

@@ -22,10 +22,11 @@ from typing import Any
 
 from bench import add_engine_options, engine_config, save_json
 from bench.udp import drained_udp_port
+from engine.app.build import live_engine
 from engine.cli_args import CliParser
 from engine.config import Config
 from engine.errors import CohostError
-from engine.live.engine import LiveEngine
+from engine.live.engine import EngineStatus, LiveEngine
 from engine.output.stream import StreamOutput
 
 TARGETS = {"idle": 15.0, "speaking": 40.0}  # % of one core, from issue 3
@@ -68,7 +69,7 @@ class _Mark:
     wall: float
     cpu: float
     threads: dict[str, float]
-    status: dict[str, Any]
+    status: EngineStatus
 
     @classmethod
     def now(cls, engine: LiveEngine) -> _Mark:
@@ -96,11 +97,13 @@ def _phase(
         "cpu_pct_one_core": round(100 * (end.cpu - begin.cpu) / wall, 1),
         "cpu_pct_by_thread": dict(sorted(threads.items())),
         "target_pct": TARGETS[name],
-        **{key: s1[key] - s0[key] for key in ("frames_rendered", "frames_repeated", "frames_dropped")},
+        **{
+            key: getattr(s1, key) - getattr(s0, key) for key in ("frames_rendered", "frames_repeated", "frames_dropped")
+        },
         "frames_skipped_by_encoder": stats["frames_skipped"] - stats0["frames_skipped"],
         # status() and stats() keep the last 300 frames: the phase's last 10 s at 30 fps.
-        "render_ms_p50": s1["render_ms_p50"],
-        "render_ms_p95": s1["render_ms_p95"],
+        "render_ms_p50": s1.render_ms_p50,
+        "render_ms_p95": s1.render_ms_p95,
         "encode_ms_p50": stats["encode_ms_p50"],
         "encode_ms_p95": stats["encode_ms_p95"],
         "stream_kbps": round((stats["payload_bytes"] - stats0["payload_bytes"]) * 8 / wall / 1000),
@@ -108,7 +111,7 @@ def _phase(
 
 
 def _top_up(engine: LiveEngine, lines: Iterator[str]) -> None:
-    for _ in range(LINES_AHEAD + 1 - engine.status()["lines_pending"]):
+    for _ in range(LINES_AHEAD + 1 - engine.status().lines_pending):
         engine.say(next(lines))
 
 
@@ -116,16 +119,15 @@ def run(config: Config, seconds: float) -> dict[str, Any]:
     with drained_udp_port() as port:
         stream = StreamOutput(port)
         began = time.perf_counter()
-        engine = LiveEngine(config, [stream], realtime=True)
-        setup_s = time.perf_counter() - began
-        with engine:
+        with live_engine(config, [stream], realtime=True) as engine:
+            setup_s = time.perf_counter() - began
             engine.start()
             time.sleep(WARMUP_S)
             idle = _phase("idle", engine, stream, seconds, None)
             lines = itertools.cycle(LINES)
             _top_up(engine, lines)
             deadline = time.monotonic() + SPEECH_WAIT_S
-            while not engine.status()["speaking"] and not engine.error:
+            while not engine.status().speaking and not engine.error:
                 if time.monotonic() > deadline:
                     raise CohostError(f"the co-host did not start speaking within {SPEECH_WAIT_S:.0f} s")
                 time.sleep(0.01)

@@ -28,13 +28,13 @@ import numpy as np
 
 from bench import add_engine_options, engine_config, save_json
 from bench.udp import drained_udp_port
+from engine.app.build import live_engine
+from engine.app.session import conversation_session
 from engine.chat.message import ChatMessage
 from engine.cli_args import CliParser
 from engine.config import Config
-from engine.conversation.session import conversation_session
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S
-from engine.live.engine import LiveEngine
 from engine.live.events import Event, FanOut
 from engine.output.stream import StreamOutput
 
@@ -135,7 +135,7 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
         fan_out = FanOut()
         answers = Answers()
         fan_out.sinks.append(answers)
-        with LiveEngine(config, [probe], sink=fan_out) as engine:
+        with live_engine(config, [probe], sink=fan_out) as engine:
             sr, fps = engine.sample_rate, engine.fps
             lead = round(ANTICIPATION_S * sr)
             engine.start()
@@ -168,7 +168,7 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
                     conversation.stop_talking()
                     if reply is not None and reply.join(5.0):
                         stop_ms.append((time.monotonic() - cut) * 1000)
-                    while engine.status()["lines_pending"]:  # the voice finishing (and dropping) its sentence
+                    while engine.status().lines_pending:  # the voice finishing (and dropping) its sentence
                         time.sleep(0.001)
                     voice_stop_ms.append((time.monotonic() - cut) * 1000)
             error = engine.error
@@ -198,8 +198,7 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
 def _wait_quiet(conversation: Any, timeout: float = ANSWER_WAIT_S) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = conversation.status()
-        if not (status["speaking"] or status["lines_pending"] or status["answering"] or status["queue"]):
+        if not conversation.status().busy:
             return
         time.sleep(0.02)
     raise CohostError("the co-host did not go quiet between messages")

@@ -1,8 +1,9 @@
 """`cohost bench lipsync`: how well the mouth follows the voice, measured on rendered video.
 
-Renders a few sentences with the configured avatar and voice, re-detects the mouth on the video
-and cross-correlates its opening with the speech loudness (MASS, engine/analysis/lipsync.py);
-then does the same for the two controls that must fail: a frozen mouth and one 200 ms late.
+Renders a few sentences with the configured avatar and voice through the live engine, unpaced, into
+its file output (`cohost say`: what goes on air), re-detects the mouth on the video and
+cross-correlates its opening with the speech loudness (MASS, engine/analysis/lipsync.py); then does
+the same for the two controls that must fail: a frozen mouth and one 200 ms late.
 """
 
 from __future__ import annotations
@@ -12,38 +13,39 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import save_json
+from engine.analysis.controls import FrozenMouthRenderer
 from engine.analysis.lipsync import measure_file
+from engine.app.say import render_clip
 from engine.cli_args import CliParser, parse_size
 from engine.config import load_config
 from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
 from engine.models import resolve
-from engine.say import render_to_file
 from engine.voice import load_voice
 
 TEXT = (
     "Hello chat, thanks for the follow! Today we are testing an AI co-host that speaks your "
     "messages out loud. Let me know what you think of the new voice."
 )
-CASES = {"synced": {}, "frozen mouth": {"animate_mouth": False}, "mouth 200 ms late": {"av_offset_ms": 200.0}}
+# case: (renderer class, A/V offset in ms)
+CASES = {"synced": (Renderer, 0.0), "frozen mouth": (FrozenMouthRenderer, 0.0), "mouth 200 ms late": (Renderer, 200.0)}
 
 
 def run(size: tuple[int, int], fps: int) -> dict:
     config = load_config()
     avatar = load_portrait(config)
-    renderer = Renderer(avatar.image, avatar.landmarks, size)
     face_model = resolve("face_landmarker", config.models).files["model"]
     voice = load_voice(config.voice, config.models)
+    results = {}
     try:
-        chunks = list(voice.stream(TEXT))
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, (renderer_class, av_offset_ms) in CASES.items():
+                renderer = renderer_class(avatar.image, avatar.landmarks, size)
+                clip = render_clip(TEXT, renderer, voice, Path(tmp) / "clip.mp4", fps=fps, av_offset_ms=av_offset_ms)
+                report = measure_file(clip.path, face_model)
+                results[name] = {**asdict(report), "passed": report.passed}
     finally:
         voice.close()
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, options in CASES.items():
-            path = render_to_file(chunks, renderer, Path(tmp) / "clip.mp4", fps, **options)
-            report = measure_file(path, face_model)
-            results[name] = {**asdict(report), "passed": report.passed}
     return {
         "benchmark": "lipsync",
         "voice": config.voice.backend,

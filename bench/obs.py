@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,9 +29,9 @@ import cv2
 import numpy as np
 
 from bench import save_json
+from engine.app.build import live_engine
 from engine.cli_args import CliParser, parse_size
 from engine.config import load_config
-from engine.live.engine import LiveEngine
 from engine.media.decode import VideoReader, read_audio
 from engine.models import PROJECT_ROOT
 from engine.obs.client import ObsRequestFailed
@@ -145,7 +146,11 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
             render=replace(base.render, width=size[0], height=size[1], fps=fps),
             live=replace(base.live, outputs=["stream"], stream_port=udp_port),
         )
-        with RtmpServer(tmp / "rtmp") as rtmp, ObsProcess(tmp / "obs", free_port(), canvas=(*size, fps)) as obs:
+        with (
+            RtmpServer(tmp / "rtmp") as rtmp,
+            ObsProcess(tmp / "obs", free_port(), canvas=(*size, fps)) as obs,
+            ExitStack() as stack,
+        ):
             controller = ObsController(
                 "127.0.0.1", obs.ws_port, "", "Co-host",
                 ObsSetup(avatar_url=f"udp://127.0.0.1:{udp_port}", avatar_sync_offset_ms=config.obs.avatar_sync_offset_ms),
@@ -157,7 +162,7 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
 
             t0 = time.monotonic()
             marker = MarkerOutput(StreamOutput(udp_port), t0)
-            engine = LiveEngine(config, [marker])
+            engine = stack.enter_context(live_engine(config, [marker]))
             stop = threading.Event()
             runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
             runner.start()

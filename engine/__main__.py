@@ -1,3 +1,3 @@
-from engine.cli import main
+from engine.app.cli import main
 
 raise SystemExit(main())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.colour import Colour
 from engine.config_check import ConfigError, Rule, at_least, check_section, from_to, over
 from engine.errors import CohostError
 from engine.files import write_private
@@ -58,7 +59,7 @@ class LiveConfig:
     audio_device: str
     file: str
     background: Background
-    key_color: str
+    key_color: Colour
 
 
 @dataclass(frozen=True)
@@ -222,22 +223,15 @@ _SECTIONS = {
 }  # fmt: skip
 
 
-def _is_colour(text: str) -> bool:
-    """The test of engine.face.background.parse_color, which turns the colour into RGB where it is used."""
-    hex_digits = text.strip().removeprefix("#")
-    return len(hex_digits) == 6 and all(c in "0123456789abcdefABCDEF" for c in hex_digits)
-
-
 PORT = from_to(1, 65535)
 SCORE = Rule("over 0 and at most 1", lambda v: 0 < v <= 1)
 BAND = Rule("of two numbers [low, high] with 0 <= low <= high <= 1", lambda v: len(v) == 2 and 0 <= v[0] <= v[1] <= 1)
-COLOUR = Rule('like "#00ff00"', _is_colour)
 
 # What a value must be beyond its field's type; a key not named here takes any value of its type.
 RULES: dict[tuple[str, str], Rule] = {
     ("render", "width"): over(0), ("render", "height"): over(0), ("render", "fps"): over(0),
     ("live", "outputs"): Rule("with at least one entry", lambda v: len(v) > 0),
-    ("live", "stream_port"): PORT, ("live", "key_color"): COLOUR,
+    ("live", "stream_port"): PORT,
     ("obs", "port"): PORT, ("api", "port"): PORT, ("twitch", "port"): PORT,
     ("bilibili", "room_id"): at_least(0),  # 0: not set
     ("youtube", "daily_quota"): over(0), ("youtube", "stream_hours"): over(0),
@@ -304,7 +298,7 @@ def load_config(path: Path | None = None) -> Config:
                 merged[section][key] = value
                 origin[section, key] = user_path
     for name, cls in _SECTIONS.items():
-        check_section(name, cls, merged[name], RULES, lambda key, name=name: origin[name, key])
+        merged[name] = check_section(name, cls, merged[name], RULES, lambda key, name=name: origin[name, key])
     # Secrets from the environment come after the check: they are strings, as their fields are.
     for (section, key), var in ENV_SECRETS.items():
         if os.environ.get(var):

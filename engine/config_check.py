@@ -42,7 +42,14 @@ def from_to(low: float, high: float) -> Rule:
     return Rule(f"from {low} to {high}", lambda v: low <= v <= high)
 
 
+def _parsed(hint: Any) -> bool:
+    """A field type parsed from a TOML string at load (it has `from_toml` and `described`)."""
+    return isinstance(hint, type) and hasattr(hint, "from_toml")
+
+
 def _describe(hint: Any) -> str:
+    if _parsed(hint):
+        return hint.described
     if get_origin(hint) is Literal:
         return "one of " + ", ".join(f'"{choice}"' for choice in get_args(hint))
     if get_origin(hint) is list:
@@ -51,6 +58,12 @@ def _describe(hint: Any) -> str:
 
 
 def _fits(value: Any, hint: Any) -> bool:
+    if _parsed(hint):
+        try:
+            hint.from_toml(value)
+        except (TypeError, ValueError, AttributeError):
+            return False
+        return True
     if get_origin(hint) is Literal:
         return type(value) is str and value in get_args(hint)
     if hint is float:  # TOML writes 12 for 12.0
@@ -80,11 +93,14 @@ def check_section(
     values: Mapping[str, Any],
     rules: Mapping[tuple[str, str], Rule],
     origin: Callable[[str], Path],
-) -> None:
-    """Raises ConfigError for the first value of [section] that its field type or its rule refuses;
-    `origin(key)` is the file the value came from."""
+) -> dict[str, Any]:
+    """The values of [section] as its fields hold them (a colour parsed, say). Raises ConfigError for
+    the first value that its field type or its rule refuses; `origin(key)` is the file it came from."""
     hints = get_type_hints(cls)
+    checked = {}
     for key, value in values.items():
         problem = _problem(value, hints[key], rules.get((section, key)))
         if problem:
             raise ConfigError(f"{origin(key)}: [{section}] {key} {problem}")
+        checked[key] = hints[key].from_toml(value) if _parsed(hints[key]) else value
+    return checked

@@ -1,13 +1,11 @@
 """Finds each model obs-cohost needs: a path the user gives, the model cache, an installed package, the
 project tree or a download, in that order (models/manifest.toml lists the sources per model).
 
-`python -m engine.models [--all] [--online] [--prepare]` resolves the models and prints a table.
-Resolution runs before every command, so it never imports mediapipe or piper (they take seconds).
+`cohost models` (engine/app/models.py) resolves them and prints a table. Resolution runs before every command, so it never imports mediapipe or piper (they take seconds).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import importlib.util
@@ -20,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import Config, ModelsConfig, VoiceConfig, load_config, read_toml
-from engine.errors import CohostError, report
+from engine.config import ModelsConfig, VoiceConfig, read_toml
+from engine.errors import CohostError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_PATH = PROJECT_ROOT / "models" / "manifest.toml"
@@ -433,51 +431,3 @@ def format_table(results: list[ResolvedModel | MissingModel]) -> str:
         f"{model:<{widths[0]}}  {source:<{widths[1]}}  {path:<{widths[2]}}  {size:>{widths[3]}}"
         for model, source, path, size in rows
     )
-
-
-def prepare(config: Config) -> Path | None:
-    """Build the configured piper voice's alignment-patched model in the cache (slow, so install.py does it
-    once). Returns its path, or None when the voice backend is not piper."""
-    if config.voice.backend != "piper":
-        return None
-    voice = resolve_voice(config.voice, config.models)
-    try:
-        from engine.voice.piper import aligned_model  # imports piper: only here, never in resolution
-    except ImportError as e:
-        if e.name != "engine.voice.piper":  # piper.py exists but is broken: a bug, not a setup problem
-            raise
-        raise CohostError(f"cannot prepare the piper voice: engine.voice.piper has no aligned_model ({e})") from None
-    return aligned_model(voice.files["model"], voice.cache_dir)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m engine.models", description="Resolve the models obs-cohost uses and print where they are."
-    )
-    parser.add_argument("--all", action="store_true", help="also report the optional models")
-    parser.add_argument("--online", action="store_true", help="allow downloads for this run")
-    parser.add_argument("--prepare", action="store_true", help="then build the piper voice's alignment-patched model")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config()
-        if args.online:
-            config = dataclasses.replace(config, models=dataclasses.replace(config.models, allow_download=True))
-        results = resolve_all(config.models, include_optional=args.all)
-        print(format_table(results), flush=True)
-        missing = [result for result in results if isinstance(result, MissingModel)]
-        for result in missing:
-            if result.optional:
-                print(f"note: optional {result}", flush=True)
-        required = [result for result in missing if not result.optional]
-        if required:
-            raise required[0]
-        if args.prepare:
-            aligned = prepare(config)
-            print(f"piper voice prepared: {aligned}" if aligned else "voice backend is not piper: nothing to prepare")
-    except CohostError as e:
-        return report(e)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from bench.moderation import DEFAULT_CORPUS, read_corpus
-from engine.cli import main
+from engine.app.cli import main
 
 CORPORA = DEFAULT_CORPUS.parent
 

@@ -52,7 +52,7 @@ def flood_message(rng: random.Random, n: int) -> dict:
 
 def test_a_flood_of_chat_keeps_the_queue_bounded_memory_flat_and_the_api_answering(served) -> None:
     conversation, api = served
-    limit = conversation.config.queue.max_size
+    limit = conversation.queue.max_size
     ws = websocket.create_connection(f"ws://127.0.0.1:{api.port}/chat?token={TOKEN}", timeout=30)
     results: dict[str, int] = {}
     replies_done = threading.Event()
@@ -111,5 +111,5 @@ def test_a_flood_of_chat_keeps_the_queue_bounded_memory_flat_and_the_api_answeri
     assert sum(results.values()) == sent
     assert results["queued"] >= 1 and results["rate"] > 1000 and results["banned"] > 500
     assert not failures and len(status_ms) >= SECONDS * 2  # answered all along
-    assert max(queue_sizes) <= limit and status["queue"] <= limit
+    assert max(queue_sizes) <= limit and status.queue <= limit
     assert rss["end"] - rss["half"] < 20  # flat: the second half of the flood adds (almost) nothing

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
+from engine.app.session import reply_platforms
 from engine.chat.message import ChatMessage
 from engine.chat.replies import reply_line, shorten
-from engine.conversation.session import reply_platforms
 
 
 def test_reply_is_addressed_to_the_viewer():
@@ -49,7 +49,7 @@ def test_platforms_with_what_posting_needs_get_replies(config, caplog: pytest.Lo
 
 
 def test_missing_credentials_are_one_warning_each_and_no_replies(config, caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.WARNING, logger="engine.conversation.session")
+    caplog.set_level(logging.WARNING, logger="engine.app.session")
     bare = with_replies(config, twitch={"nick": "novabot", "token": ""}, youtube={"api_key": "AIzaKey"},
                         bilibili={"cookie": "buvid3=xyz; SESSDATA=abc123"})  # fmt: skip
     assert reply_platforms(bare, ["twitch", "youtube", "bilibili"]) == []

@@ -125,7 +125,7 @@ def test_stop_cuts_the_line_within_one_frame_of_the_clock(api: ControlApi, engin
     try:
         line_id = call(api, "POST", "/say", {"text": LONG_TEXT})[1]["id"]
         events_until(ws, lambda e: e["kind"] == "subtitle" and e["line_id"] == line_id)
-        clock_at_stop = engine.status()["clock_s"]
+        clock_at_stop = engine.status().engine.clock_s
         assert call(api, "POST", "/stop") == (200, {"ok": True})
         ended = events_until(ws, lambda e: e["kind"] == "speaking_ended" and e["line_id"] == line_id)[-1]
     finally:
@@ -135,7 +135,7 @@ def test_stop_cuts_the_line_within_one_frame_of_the_clock(api: ControlApi, engin
     # margin and the fade (one more frame for the status read racing the clock).
     bound_s = 2 / fps + RENDER_AHEAD_S + FADE_S
     assert ended["sample"] / rate - clock_at_stop <= bound_s
-    assert engine.status()["speaking"] is False
+    assert engine.status().engine.speaking is False
 
 
 def test_mute_silences_the_co_host_until_unmuted(api: ControlApi) -> None:
@@ -244,11 +244,11 @@ def test_a_flood_of_lines_is_refused_beyond_the_caps(api: ControlApi, engine: Co
     queued = [call(api, "POST", "/queue", {"text": f"Line {n}."}) for n in range(size + 20)]
     assert [status for status, _ in queued] == [200] * size + [429] * 20
     assert "queue is full" in queued[-1][1]["error"]
-    assert engine.status()["queue"] == size
+    assert engine.status().queue == size
 
     said = [call(api, "POST", "/say", {"text": LONG_TEXT})[0] for _ in range(MAX_PENDING_LINES + 20)]
     assert said.count(429) >= 20 - 2  # a line or two may finish synthesizing while the flood goes on
-    assert engine.status()["lines_pending"] <= MAX_PENDING_LINES
+    assert engine.status().engine.lines_pending <= MAX_PENDING_LINES
 
 
 def test_a_websocket_client_that_stops_reading_is_dropped_not_buffered(api: ControlApi) -> None:

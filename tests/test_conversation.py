@@ -49,7 +49,7 @@ def test_chat_that_is_not_for_the_cohost_is_ignored(config) -> None:
     with small_conversation(config) as conversation:
         assert conversation.receive(chat("bob", "gg everyone")) == "ignored"
         assert conversation.receive(chat("bob", "supernova is a word")) == "ignored"
-        assert conversation.status()["queue"] == 0 and not conversation.status()["answering"]
+        assert conversation.status().queue == 0 and not conversation.status().answering
 
 
 def test_banned_words_in_chat_never_reach_the_voice(config) -> None:
@@ -92,7 +92,7 @@ def test_approve_mode_holds_each_question_until_it_is_approved(config) -> None:
         assert not heard.of("speaking_started")
         waiting = conversation.questions()
         assert [q["user"] for q in waiting] == ["ann", "bob"] and not any(q["approved"] for q in waiting)
-        assert conversation.status()["awaiting_approval"] == 2
+        assert conversation.status().awaiting_approval == 2
         assert conversation.approve(waiting[1]["id"])
         heard.wait("speaking_ended")
         assert [e.question for e in heard.of("speaking_started")] == ["bob: who are you"]
@@ -136,7 +136,7 @@ def test_say_next_speaks_manual_lines_first_and_in_order(config) -> None:
         first = conversation.add_line("First in the queue.")
         conversation.add_line("Second in the queue.")
         time.sleep(0.6)  # auto mode answers chat, never the streamer's own lines
-        assert not heard.of("speaking_started") and conversation.status()["queue"] == 2
+        assert not heard.of("speaking_started") and conversation.status().queue == 2
         conversation.say_next()
         heard.wait("speaking_ended")
         conversation.say_next()
@@ -173,8 +173,8 @@ def test_after_stop_talking_the_answer_is_over_and_the_next_question_is_answered
         assert conversation.receive(chat("bob", "Nova, hello!")) == "queued"
         heard.wait("speaking_ended", 2)
         # The director hears of the end on its own thread, a moment after the event.
-        wait_until(lambda: not conversation.status()["answering"], 5, "the answer to be finished")
-        assert conversation.status()["queue"] == 0
+        wait_until(lambda: not conversation.status().answering, 5, "the answer to be finished")
+        assert conversation.status().queue == 0
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """engine/'s imports only go downward: no module imports, directly or through others, a module that
-imports it back, and no stage reaches up into a command. Read from the source with `ast`, so an
+imports it back; no room (subpackage) does so either; and no stage reaches up into the composition
+root. Read from the source with `ast`, so an
 import inside a function (run only later, or only on one path) counts like one at the top."""
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from collections import deque
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[1] / "engine"
-# The `cohost` verbs' own modules: only the command line (and `python -m engine`) may import them.
-COMMANDS = {"engine.cli", "engine.stream_cli", "engine.say"}
-COMMAND_LINE = {"engine.cli", "engine.__main__"}
+# The composition root: the `cohost` verbs and the wiring of the pipeline. Only it (and `python -m
+# engine`) may import it.
+ROOT = "engine.app"
+ENTRY = "engine.__main__"
 
 Graph = dict[str, set[str]]
 
@@ -87,11 +89,34 @@ def test_engine_has_no_import_cycle() -> None:
     assert not found, "import cycles in engine/:\n" + "\n".join(" → ".join(cycle) for cycle in found)
 
 
-def test_no_stage_imports_a_command_module() -> None:
+def room_graph(graph: Graph) -> Graph:
+    """The same imports between rooms: engine's subpackages (engine.live) and top-level modules
+    (engine.config), each an arrow from one room to another."""
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    rooms: Graph = {room(module): set() for module in graph}
+    for module, targets in graph.items():
+        rooms[room(module)].update(room(target) for target in targets if room(target) != room(module))
+    return rooms
+
+
+def test_no_two_rooms_import_each_other() -> None:
+    found = cycles(room_graph(import_graph(ENGINE)))
+    assert not found, "rooms of engine/ importing each other:\n" + "\n".join(" → ".join(cycle) for cycle in found)
+
+
+def _in_root(module: str) -> bool:
+    return module == ROOT or module.startswith(ROOT + ".")
+
+
+def test_no_stage_imports_the_composition_root() -> None:
     graph = import_graph(ENGINE)
-    upward = sorted(f"{module} → {target}" for module, targets in graph.items() if module not in COMMAND_LINE
-                    for target in targets & COMMANDS)  # fmt: skip
-    assert not upward, "stages importing a command module:\n" + "\n".join(upward)
+    upward = sorted(f"{module} → {target}" for module, targets in graph.items()
+                    if not _in_root(module) and module != ENTRY
+                    for target in targets if _in_root(target))  # fmt: skip
+    assert not upward, "stages importing the composition root:\n" + "\n".join(upward)
 
 
 def test_cycle_through_a_relative_import_inside_a_function_is_found(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_too_old_python_stops_with_one_line_before_any_step(
 def _model_step(env: dict[str, str]) -> tuple[list[list[str]], str]:
     """install.py's model step (without --online), as it runs it; returns the table's rows and stdout."""
     result = subprocess.run(
-        [sys.executable, "-m", "engine.models", "--all", "--prepare"],
+        [sys.executable, "-m", "engine.app.models", "--all", "--prepare"],
         cwd=ROOT,
         env=env,
         capture_output=True,

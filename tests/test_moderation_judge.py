@@ -15,7 +15,6 @@ from aiohttp import web
 
 from engine.brain.openai import OpenAIBrain
 from engine.config import Config
-from engine.errors import CohostError
 from engine.moderation.judge import EXAMPLES, MAX_TOKENS, Judge, load_judge
 from engine.moderation.text import TextFilter
 from tests.harness.llama import API_KEY, LlamaServer, requires_llama_cpp
@@ -125,21 +124,6 @@ def test_the_judge_is_off_by_default_and_only_for_an_openai_brain(config) -> Non
     assert load_judge(with_moderation(config, backend="local", judge=True)) is None
     judge = load_judge(with_moderation(config, judge=True, judge_timeout_s=0.5, judge_band=[0.2, 0.9]))
     assert judge is not None and judge.band == (0.2, 0.9)
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"judge_band": [0.5]}, "judge_band must be two numbers [low, high], got [0.5]"),
-        ({"judge_band": ["a", "b"]}, "judge_band must be two numbers [low, high]"),
-        ({"judge_band": [0.8, 0.2]}, "judge_band must have 0 <= low <= high <= 1, got [0.8, 0.2]"),
-        ({"judge_timeout_s": 0.0}, "judge_timeout_s must be over 0"),
-    ],
-)
-def test_a_bad_judge_setting_is_a_one_line_error(config, changes: dict, message: str) -> None:
-    with pytest.raises(CohostError) as caught:
-        load_judge(with_moderation(config, judge=True, **changes))
-    assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
 def unsure_everywhere(config: Config, url: str, timeout_s: float = 5.0) -> Judge:

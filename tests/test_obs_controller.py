@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from engine.colour import Colour
 from engine.errors import CohostError
 from engine.live.events import Event
 from engine.obs.bridge import ObsBridge
@@ -21,7 +22,10 @@ from tests.harness.process import wait_until
 SCENE = "Co-host"
 GAME_AUDIO = "Game audio"
 SETUP = ObsSetup(
-    avatar_url="udp://127.0.0.1:47123", key_color="#00ff00", duck_sources=(GAME_AUDIO, "No such source"), duck_db=-12.0
+    avatar_url="udp://127.0.0.1:47123",
+    key_color=Colour(0, 255, 0),
+    duck_sources=(GAME_AUDIO, "No such source"),
+    duck_db=-12.0,
 )
 
 

@@ -122,13 +122,13 @@ def test_say_next_hotkey_speaks_the_queued_line_and_stop_hotkey_stops_it(
     engine.add_line(LONG_TEXT)
     trigger(obs, "cohost.say_next")
     started = next_event(events, lambda e: e["kind"] == "speaking_started")
-    assert started["text"] == LONG_TEXT and engine.status()["queue"] == 0
+    assert started["text"] == LONG_TEXT and engine.status().queue == 0
     next_event(events, lambda e: e["kind"] == "subtitle")
     trigger(obs, "cohost.stop")
     ended = next_event(events, lambda e: e["kind"] == "speaking_ended" and e["line_id"] == started["line_id"])
     # Cut: it ended long before twelve sentences could have been spoken (about 4 s each with espeak).
     assert (ended["sample"] - started["sample"]) / engine.engine.sample_rate < 20
-    assert engine.status()["speaking"] is False
+    assert engine.status().engine.speaking is False
     obs.wait_for_log(f"say next: speaking line {started['line_id']}")
 
 
@@ -154,13 +154,13 @@ def test_approve_and_skip_hotkeys_decide_which_questions_are_answered(
 def test_mute_hotkey_toggles_the_co_host(obs: ObsProcess, engine: Conversation, events: websocket.WebSocket) -> None:
     trigger(obs, "cohost.mute")
     next_event(events, lambda e: e["kind"] == "muted")
-    assert engine.status()["muted"] is True
+    assert engine.status().engine.muted is True
     obs.wait_for_log("engine status: connected · idle · muted · 0 queued")  # polled every 2 s
     trigger(obs, "cohost_test.show_panel")
     assert obs.wait_for_log("panel (redraw=True): ").endswith("Engine: connected · idle · muted · 0 queued")
     trigger(obs, "cohost.mute")
     next_event(events, lambda e: e["kind"] == "unmuted")
-    assert engine.status()["muted"] is False
+    assert engine.status().engine.muted is False
 
 
 def test_push_to_talk_hotkey_reaches_the_event_stream(obs: ObsProcess, events: websocket.WebSocket) -> None:

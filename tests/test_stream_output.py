@@ -190,7 +190,7 @@ def test_engine_streams_its_clock_and_voice(tmp_path, config):
     renderer = Renderer(avatar.image, avatar.landmarks, (W, H))
     capture = UdpCapture()
     voice = EspeakBackend("en-us")
-    with LiveEngine(config, [StreamOutput(capture.port)], voice=voice, renderer=renderer, realtime=False) as engine:
+    with LiveEngine(renderer, voice, [StreamOutput(capture.port)], fps=30, realtime=False) as engine:
         engine.say("Hello from the stream.")
         engine.run_frames(90)
     decoded = read_av(capture.save(tmp_path / "engine.ts"))

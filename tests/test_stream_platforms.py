@@ -16,12 +16,12 @@ import keyring.backend
 import keyring.backends.fail
 import pytest
 
+from engine.app.stream import main as stream_main
 from engine.config import load_config, update_user_config
 from engine.errors import UsageError
 from engine.obs.controller import ObsController
 from engine.platforms import apply_platform, load_presets, output_size
 from engine.secrets import ENV_VAR, RedactingFilter, load_key, redact, register_secret
-from engine.stream_cli import main as stream_main
 from tests.harness import ObsProcess, RtmpServer, free_port
 from tests.harness.process import wait_until
 

@@ -19,7 +19,7 @@ import pytest
 import pyvirtualcam
 
 from engine.obs.controller import ObsController
-from engine.obs.voice_sync import sync_virtualcam_voice, voice_sync_offset_ms
+from engine.obs.voice_sync import sync_separate_voice, voice_sync_offset_ms
 from engine.output.virtualcam import VirtualCamOutput
 from tests.harness import ObsProcess
 from tests.harness.fixtures import OBS_PASSWORD
@@ -115,7 +115,7 @@ def test_the_voice_inputs_sync_offset_in_obs_is_set_from_the_measured_latency(
     obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController
 ):
     print(f"virtualcam voice latency {virtualcam.latency_ms:.1f} ms")
-    offset = sync_virtualcam_voice(controller, [virtualcam], voice_input, FPS)
+    offset = sync_separate_voice(controller, [virtualcam], voice_input, FPS)
     assert offset == round(1000 / FPS - virtualcam.latency_ms)
     assert offset < 0  # the voice (≥ the 80 ms prefill) is later than the picture: OBS advances it
     assert sync_offset(obs, voice_input) == offset
@@ -130,18 +130,18 @@ def test_unset_voice_source_says_what_to_capture_and_changes_nothing(
 ):
     obs.call("SetInputAudioSyncOffset", inputName=voice_input, inputAudioSyncOffset=0)
     with caplog.at_level(logging.INFO, logger="engine.obs"):
-        offset = sync_virtualcam_voice(controller, [virtualcam], "", FPS)
+        offset = sync_separate_voice(controller, [virtualcam], "", FPS)
     (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO and "virtualcam" in r.getMessage()]
     assert "[obs] voice_source" in line and "monitor of 'cohost_out'" in line and f"{offset:+d} ms" in line
     assert sync_offset(obs, voice_input) == 0
-    assert sync_virtualcam_voice(controller, [], "", FPS) is None  # no virtualcam output: nothing to do
+    assert sync_separate_voice(controller, [], "", FPS) is None  # no virtualcam output: nothing to do
 
 
 def test_a_voice_source_missing_in_obs_is_one_warning_naming_it(
     obs: ObsProcess, virtualcam: VirtualCamOutput, controller: ObsController, caplog: pytest.LogCaptureFixture
 ):
     with caplog.at_level(logging.WARNING, logger="engine.obs"):
-        sync_virtualcam_voice(controller, [virtualcam], "No such capture", FPS)
+        sync_separate_voice(controller, [virtualcam], "No such capture", FPS)
     (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "'No such capture'" in line
     controller.show_subtitle("still here")  # the controller goes on
@@ -152,7 +152,7 @@ def test_a_voice_source_missing_in_obs_is_one_warning_naming_it(
 def test_after_obs_is_killed_and_restarted_the_offset_is_applied_again(
     obs: ObsProcess, voice_input: str, virtualcam: VirtualCamOutput, controller: ObsController
 ):
-    offset = sync_virtualcam_voice(controller, [virtualcam], voice_input, FPS)
+    offset = sync_separate_voice(controller, [virtualcam], voice_input, FPS)
     assert sync_offset(obs, voice_input) == offset
     obs.kill()
     wait_until(lambda: not controller.connected, 10, "the controller noticing OBS is gone")

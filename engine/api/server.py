@@ -50,8 +50,9 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from engine.api.auth import token_matches
 from engine.chat.message import KINDS, ChatMessage
+from engine.conversation.director import ConversationStatus
 from engine.errors import CohostError, QueueFull
-from engine.live.events import Event
+from engine.live.events import Event, EventKind
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class Control(Protocol):
 
     def set_muted(self, muted: bool) -> None: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> ConversationStatus: ...
 
     def receive(self, message: ChatMessage) -> str: ...
 
@@ -342,7 +343,7 @@ class ControlApi:
         text = _line_text(body["text"])
         question = _line_text(body.get("question", ""), "question", allow_empty=True)
         # Handlers run one at a time on this loop, so no other request slips in between check and say.
-        if self.engine.status().get("lines_pending", 0) >= MAX_PENDING_LINES:
+        if self.engine.status().engine.lines_pending >= MAX_PENDING_LINES:
             raise TooMany(f"{MAX_PENDING_LINES} lines are already waiting to be spoken; try again when one is done")
         return web.json_response({"id": self.engine.say(text, question)})
 
@@ -353,7 +354,7 @@ class ControlApi:
             question = self.engine.add_line(text)
         except QueueFull as e:
             raise TooMany(str(e)) from None
-        return web.json_response({"id": getattr(question, "id", ""), "queue": self.engine.status().get("queue", 0)})
+        return web.json_response({"id": getattr(question, "id", ""), "queue": self.engine.status().queue})
 
     async def _next(self, request: web.Request) -> web.Response:
         _parse(await _json(request, empty_ok=True))
@@ -372,11 +373,11 @@ class ControlApi:
     async def _ptt(self, request: web.Request) -> web.Response:
         down = _parse(await _json(request), _Field("down", bool))["down"]
         # Voice input (issue 4) will listen while it is held; today the press is only announced.
-        self._fan_out(Event("ptt", text="down" if down else "up").to_json())
+        self._fan_out(Event(EventKind.PTT, text="down" if down else "up").to_json())
         return web.json_response({"ok": True})
 
     async def _status(self, request: web.Request) -> web.Response:
-        return web.json_response(self.engine.status())
+        return web.json_response(self.engine.status().to_json())
 
     async def _chat(self, request: web.Request) -> web.Response:
         messages, batched = _chat_batch(await _json(request))
@@ -429,7 +430,7 @@ class ControlApi:
         backlog: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(CLIENT_BACKLOG)
         # The hello goes first in the backlog, and no event can be fanned out between the status
         # snapshot and joining the clients (no await in between): the client misses nothing.
-        backlog.put_nowait({"kind": "hello", "status": self.engine.status()})
+        backlog.put_nowait({"kind": "hello", "status": self.engine.status().to_json()})
         self._clients.add(backlog)
         sender = asyncio.create_task(self._send_events(ws, backlog))
         try:

@@ -8,7 +8,6 @@ from engine.brain.local import LocalBrain
 from engine.brain.openai import OpenAIBrain
 from engine.brain.scripted import ScriptedBrain
 from engine.config import Config
-from engine.errors import CohostError
 
 BACKENDS = ("openai", "local", "scripted")
 
@@ -17,7 +16,7 @@ def load_brain(config: Config) -> Brain:
     """ "scripted" alone, or an LLM backend with the scripted brain answering whenever the LLM fails or is
     silent for [brain] first_token_timeout_s.
 
-    Raises CohostError for an unknown backend or a bad FAQ file, and for "local" BrainError when
+    Raises CohostError for a bad FAQ file, and for "local" BrainError when
     llama-cpp-python is missing or the model does not load (MissingModel when there is no model file):
     the caller decides whether to stop or to go on with ScriptedBrain alone.
     """
@@ -27,8 +26,6 @@ def load_brain(config: Config) -> Brain:
         return scripted
     if brain.backend == "openai":
         primary: Brain = OpenAIBrain(brain, persona)
-    elif brain.backend == "local":
+    else:  # "local", the last backend [brain] backend may name
         primary = LocalBrain(brain, persona, config.models)
-    else:
-        raise CohostError(f"[brain] backend {brain.backend!r} is unknown: use {', '.join(BACKENDS)}")
     return FallbackBrain(primary, scripted, brain.first_token_timeout_s)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from engine.chat.base import ChatSource
 from engine.config import Config
-from engine.errors import CohostError
 
 SOURCES = ("twitch", "bilibili", "youtube", "console")
 
 
 def make_sources(config: Config) -> list[ChatSource]:
     sources: list[ChatSource] = []
-    for name in config.chat.sources:
-        if name not in SOURCES:
-            raise CohostError(f"unknown chat source {name!r} in [chat] sources; choose from {', '.join(SOURCES)}")
+    for name in config.chat.sources:  # names checked at load (ChatSourceName)
         if name == "twitch":
             from engine.chat.twitch import TwitchSource
 

@@ -24,23 +24,22 @@ from typing import Any, Protocol
 
 from engine.brain.base import Brain, BrainRequest
 from engine.chat.message import ChatMessage
-from engine.config import Config
-from engine.conversation.memory import Memory, memory_path
+from engine.config import PersonaConfig
+from engine.conversation.memory import Memory
 from engine.conversation.queue import PRIORITY_LINE, Question, QuestionQueue
 from engine.conversation.reply import Reply
 from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
 from engine.errors import CohostError, QueueFull
-from engine.live.engine import SpeechSource
-from engine.live.events import Event, EventSink
+from engine.live.engine import EngineStatus, SpeechSource
+from engine.live.events import Event, EventKind, EventSink
 from engine.moderation.gate import ChatGate
-from engine.moderation.judge import load_judge
 from engine.moderation.text import TextFilter
 from engine.voice.text import normalise
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25  # the director wakes at least this often (expiry, a quiet engine it was not told of)
-ENDED = ("speaking_ended", "dropped")
+ENDED = (EventKind.SPEAKING_ENDED, EventKind.DROPPED)
 KEEP_ENDED = 64  # ended lines remembered (for the id that _answer() has not recorded yet)
 
 
@@ -55,7 +54,30 @@ class Speaker(Protocol):
 
     def set_muted(self, muted: bool) -> None: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> EngineStatus: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationStatus:
+    engine: EngineStatus
+    queue: int  # questions waiting
+    awaiting_approval: int
+    answering: list[str]  # ids of the questions whose answers are being said
+    auto: bool
+    approve_mode: bool
+    brain: str
+    chat: dict[str, int]  # what became of each chat message, by outcome
+
+    @property
+    def busy(self) -> bool:
+        """Something is waiting, being answered or being said."""
+        engine = self.engine
+        return bool(self.queue or self.answering or engine.speaking or engine.lines_pending)
+
+    def to_json(self) -> dict[str, Any]:
+        """One flat object, the engine's fields first (GET /status)."""
+        own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "engine"}
+        return {**self.engine.to_json(), **own}
 
 
 @dataclasses.dataclass
@@ -66,32 +88,40 @@ class _Answering:
 
 
 class Conversation:
+    """Given its parts: the engine it speaks through, the brain, the persisted queue, the two
+    moderation steps (what is said, who may ask how often), the triggers, the memory and the persona.
+
+    `auto`: answer the next approved question whenever the co-host is quiet. `approve`: questions
+    wait in the queue until the streamer approves them."""
+
     def __init__(
         self,
-        config: Config,
         engine: Speaker,
         brain: Brain,
         queue: QuestionQueue,
+        text_filter: TextFilter,
+        gate: ChatGate,
+        triggers: Triggers,
+        memory: Memory,
+        persona: PersonaConfig,
         *,
+        auto: bool,
+        approve: bool,
         sink: EventSink | None = None,
-        text_filter: TextFilter | None = None,
-        gate: ChatGate | None = None,
     ) -> None:
-        self.config = config
         self.engine = engine
         self.brain = brain
         self.queue = queue
-        self.auto = config.triggers.auto
-        self.approve_mode = config.moderation.approve
+        self.persona = persona
+        self.auto = auto
+        self.approve_mode = approve
         self.outcomes: Counter[str] = Counter()  # what became of each chat message, for status()
         self.answer_hooks: list[Callable[[ChatMessage, str], None]] = []  # e.g. reply in Twitch chat
         self._sink = sink
-        self._filter = text_filter or TextFilter(
-            config.moderation, load_judge(config), names=[config.persona.name, *config.triggers.names]
-        )
-        self._gate = gate or ChatGate(config.moderation)
-        self._triggers = Triggers(config.triggers, config.persona.name)
-        self._memory = Memory(config.persona.memory_turns, memory_path(queue.path))
+        self._filter = text_filter
+        self._gate = gate
+        self._triggers = triggers
+        self._memory = memory
         self._lock = threading.Lock()
         self._answering: dict[str, _Answering] = {}  # by the engine's line id
         self._ended: list[str] = []  # line ids the engine finished, for the director thread
@@ -107,7 +137,7 @@ class Conversation:
         outcome, question = self._admit(message)
         self.outcomes[outcome] += 1
         if question is not None:
-            self._emit(Event("queued", question.id, question.message.text, _display(question)))
+            self._emit(Event(EventKind.QUEUED, question.id, question.message.text, _display(question)))
             self._wake.set()
         return outcome
 
@@ -135,11 +165,11 @@ class Conversation:
         # A full queue makes room by dropping the oldest chat question, never a line of the streamer's.
         lines = sum(q.verbatim for q in self.queue.list())
         question = None
-        if lines < self.config.queue.max_size:
+        if lines < self.queue.max_size:
             question = self.queue.push(ChatMessage("api", "", text), PRIORITY_LINE, verbatim=True)
         if question is None:
-            raise QueueFull(f"the queue is full ({self.config.queue.max_size} waiting)")
-        self._emit(Event("queued", question.id, text))
+            raise QueueFull(f"the queue is full ({self.queue.max_size} waiting)")
+        self._emit(Event(EventKind.QUEUED, question.id, text))
         return question
 
     # ----- the streamer's controls ------------------------------------------------------------
@@ -147,7 +177,7 @@ class Conversation:
     def say_next(self) -> str | None:
         """Answers (or says) the next approved item at once; its line id, or None when there is none
         or the co-host is muted."""
-        if self.engine.status().get("muted"):
+        if self.engine.status().muted:
             return None
         question = self.queue.next()
         return self._answer(question) if question is not None else None
@@ -197,18 +227,18 @@ class Conversation:
         if not muted:
             self._wake.set()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> ConversationStatus:
         waiting = self.queue.list()
-        return {
-            **self.engine.status(),
-            "queue": len(waiting),
-            "awaiting_approval": sum(not q.approved for q in waiting),
-            "answering": [a.question.id for a in list(self._answering.values())],
-            "auto": self.auto,
-            "approve_mode": self.approve_mode,
-            "brain": self.brain.name,
-            "chat": dict(self.outcomes),
-        }
+        return ConversationStatus(
+            engine=self.engine.status(),
+            queue=len(waiting),
+            awaiting_approval=sum(not q.approved for q in waiting),
+            answering=[a.question.id for a in list(self._answering.values())],
+            auto=self.auto,
+            approve_mode=self.approve_mode,
+            brain=self.brain.name,
+            chat=dict(self.outcomes),
+        )
 
     # ----- the engine's events (its sink calls this on the clock thread: kept short) ------------
 
@@ -263,7 +293,7 @@ class Conversation:
         if self._answering:
             return False
         status = self.engine.status()
-        return not (status.get("muted") or status.get("speaking") or status.get("lines_pending"))
+        return not (status.muted or status.speaking or status.lines_pending)
 
     def _answer(self, question: Question) -> str | None:
         reply = None
@@ -276,8 +306,8 @@ class Conversation:
                     self.brain,
                     BrainRequest(question.message, viewer, stream),
                     self._filter,
-                    self.config.persona.max_sentences,
-                    self.config.persona,
+                    self.persona.max_sentences,
+                    self.persona,
                 ).start()
                 line_id = self.engine.say_stream(reply, _display(question))
         except CohostError as e:

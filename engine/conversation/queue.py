@@ -79,7 +79,7 @@ def _question(row: sqlite3.Row) -> Question:
 class QuestionQueue:
     def __init__(self, path: Path, max_size: int, expire_s: float, clock: Callable[[], float] = time.time):
         self._path = path
-        self._max_size = max_size
+        self.max_size = max_size
         self._expire_s = expire_s
         self._clock = clock
         self._lock = threading.RLock()
@@ -137,7 +137,7 @@ class QuestionQueue:
         with self._transaction() as db:
             self._drop_expired()
             waiting = db.execute("SELECT COUNT(*) FROM questions WHERE NOT answering").fetchone()[0]
-            if waiting >= self._max_size:
+            if waiting >= self.max_size:
                 victim = db.execute(
                     "SELECT id, priority FROM questions WHERE NOT answering ORDER BY priority, created, rank LIMIT 1"
                 ).fetchone()

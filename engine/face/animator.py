@@ -21,6 +21,7 @@ from engine.voice.base import SpeechChunk
 # Mouth control -> rig basis (the tongue is drawn, not warped).
 _MOUTH_TO_BASIS = [(JAW, B["jaw"]), (ROUND, B["round"]), (WIDE, B["wide"]), (PRESS, B["press"]),
                    (TUCK, B["tuck"]), (UPPER, B["upper"])]  # fmt: skip
+MOUTH_BASES = tuple(basis for _, basis in _MOUTH_TO_BASIS)
 NOD_DEGREES = 1.5  # the head dips a little with open vowels, as people's heads do when they talk
 BROW_WITH_SPEECH = 0.25
 # Lips move before the sound they shape (audio lags the lips by 20-70 ms in natural speech,

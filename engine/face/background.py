@@ -13,18 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.errors import CohostError
-
 GRABCUT_SIZE = 400  # GrabCut runs on the photo scaled to this many pixels wide (a second at most)
 GRABCUT_ITERATIONS = 4
-
-
-def parse_color(text: str) -> tuple[int, int, int]:
-    """'#00ff00' (or '00ff00') to an RGB triple."""
-    hex_digits = text.strip().removeprefix("#")
-    if len(hex_digits) != 6 or any(c not in "0123456789abcdefABCDEF" for c in hex_digits):
-        raise CohostError(f'live.key_color must be a colour like "#00ff00", got {text!r}')
-    return int(hex_digits[0:2], 16), int(hex_digits[2:4], 16), int(hex_digits[4:6], 16)
 
 
 def _person_prior(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:

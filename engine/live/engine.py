@@ -31,23 +31,20 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from engine.config import Config
 from engine.errors import CohostError
 from engine.face.animator import ANTICIPATION_S, Animator
-from engine.face.background import key_background, parse_color
-from engine.face.portrait import load_portrait
 from engine.face.renderer import Pose, Renderer
 from engine.live.clock import SampleClock
-from engine.live.events import Event, EventSink
-from engine.live.stats import p50_p95
+from engine.live.events import Event, EventKind, EventSink
 from engine.live.track import Line, SpeechTrack
 from engine.output.base import Output
-from engine.voice import load_voice
+from engine.stats import p50_p95
 from engine.voice.base import SpeechChunk, VoiceBackend
 from engine.voice.text import normalise
 
@@ -75,6 +72,29 @@ VOICE_WAIT_S = 30.0  # unpaced mode: longest wait for the voice before the clock
 _WORKER_STOP = object()
 
 
+@dataclass(frozen=True)
+class EngineStatus:
+    speaking: bool  # a line is being heard
+    line_id: str  # which ("" when none)
+    muted: bool
+    lines_pending: int  # lines said whose end has not been reached (being heard included)
+    frames_rendered: int
+    frames_dropped: int  # late: the previous picture sent again with the frame's own audio
+    frames_repeated: int  # idle: the picture on screen shown again (IDLE_FRAME_STEP)
+    clock_s: float
+    render_ms_p50: float  # over the last RENDER_STATS_FRAMES rendered frames
+    render_ms_p95: float
+    error: str  # why a clock started with start() stopped on its own
+
+    @property
+    def frames(self) -> int:
+        """Frames sent to the outputs so far."""
+        return self.frames_rendered + self.frames_dropped + self.frames_repeated
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 class SpeechSource(Protocol):
     """Sentences of one line, yielded as they become ready (iterating may block while they are
     written); `cancel()`, from any thread, makes the iteration end promptly."""
@@ -84,40 +104,32 @@ class SpeechSource(Protocol):
     def cancel(self) -> None: ...
 
 
-def build_renderer(config: Config) -> Renderer:
-    """The configured portrait at the configured size, over the photo or the key colour."""
-    if config.live.background not in ("photo", "key"):
-        raise CohostError(f'live.background must be "photo" or "key", got {config.live.background!r}')
-    avatar = load_portrait(config)
-    image = avatar.image
-    if config.live.background == "key":
-        image = key_background(image, avatar.landmarks, parse_color(config.live.key_color))
-    return Renderer(image, avatar.landmarks, (config.render.width, config.render.height))
-
-
 class LiveEngine:
-    """`realtime=False` runs the clock as fast as the machine renders, waiting for the voice instead
-    of the wall clock: the same calls then give the same output every time (tests, offline use)."""
+    """Given its parts: the renderer of the portrait, the voice (its maker closes it, after the
+    engine), the outputs, and the frame rate and A/V offset of [render].
+
+    `realtime=False` runs the clock as fast as the machine renders, waiting for the voice instead
+    of the wall clock: the same calls then give the same output every time (`cohost say`, tests)."""
 
     def __init__(
         self,
-        config: Config,
+        renderer: Renderer,
+        voice: VoiceBackend,
         outputs: list[Output],
         *,
+        fps: int,
+        av_offset_ms: float = 0.0,
         sink: EventSink | None = None,
-        voice: VoiceBackend | None = None,
-        renderer: Renderer | None = None,
         realtime: bool = True,
     ) -> None:
-        self.config = config
         self.outputs = list(outputs)
         self.realtime = realtime
         self._sink = sink
-        self.renderer = renderer if renderer is not None else build_renderer(config)
-        self._owns_voice = voice is None
-        self.voice = voice if voice is not None else load_voice(config.voice, config.models)
+        self.renderer = renderer
+        self.voice = voice
         self.width, self.height = self.renderer.size
-        self.fps = config.render.fps
+        self.fps = fps
+        self.av_offset_ms = av_offset_ms
         self.sample_rate = self.voice.sample_rate
         self.clock = SampleClock(self.sample_rate, self.fps)
         self._animator = self._new_animator()
@@ -125,10 +137,10 @@ class LiveEngine:
         self._frame_buffer = self.renderer.base.copy()
         # Mouths move before their sound: speech starts this many frames after the next one, so the
         # frames that anticipate it are still to be rendered.
-        lead_s = ANTICIPATION_S - config.render.av_offset_ms / 1000
+        lead_s = ANTICIPATION_S - av_offset_ms / 1000
         self._lead_frames = max(0, int(np.ceil(lead_s * self.fps)))
         # Samples after the end of placed speech during which its mouth frames may still be shown.
-        trail_s = max(0.0, config.render.av_offset_ms / 1000 - ANTICIPATION_S)
+        trail_s = max(0.0, av_offset_ms / 1000 - ANTICIPATION_S)
         self._mouth_trail = int(np.ceil(trail_s * self.sample_rate)) + self.clock.frame_sample(1) + 1
 
         self._lock = threading.Lock()
@@ -181,14 +193,14 @@ class LiveEngine:
             line.state = "over"
             if source is not None:
                 source.cancel()
-            self._emit(Event("dropped", line.line_id, text, question, self._clock_sample()))
+            self._emit(Event(EventKind.DROPPED, line.line_id, text, question, self._clock_sample()))
         return line.line_id
 
     def stop_talking(self) -> None:
         """Cuts the line being spoken and drops the lines queued behind it; the clock loop fades the
         sound out at its next block (within one frame plus RENDER_AHEAD_S of clock time)."""
         self._cut()
-        self._emit(Event("stopped", sample=self._clock_sample()))
+        self._emit(Event(EventKind.STOPPED, sample=self._clock_sample()))
 
     def _cut(self) -> None:
         """Makes every line queued so far stale, cancels the sources still being written and stops
@@ -209,26 +221,26 @@ class LiveEngine:
         if muted:
             self._cut()
         if changed:
-            self._emit(Event("muted" if muted else "unmuted", sample=self._clock_sample()))
+            self._emit(Event(EventKind.MUTED if muted else EventKind.UNMUTED, sample=self._clock_sample()))
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> EngineStatus:
         render_p50, render_p95 = p50_p95(self._render_ms)
         speaking = self._track.speaking
         with self._lock:
             muted, in_flight = self._muted, self._in_flight
-        return {
-            "speaking": speaking is not None,
-            "line_id": speaking.line_id if speaking else "",
-            "muted": muted,
-            "lines_pending": in_flight,
-            "frames_rendered": self._frames_rendered,
-            "frames_dropped": self._frames_dropped,
-            "frames_repeated": self._frames_repeated,
-            "clock_s": self.clock.seconds(self._clock_sample()),
-            "render_ms_p50": render_p50,
-            "render_ms_p95": render_p95,
-            "error": self.error,
-        }
+        return EngineStatus(
+            speaking=speaking is not None,
+            line_id=speaking.line_id if speaking else "",
+            muted=muted,
+            lines_pending=in_flight,
+            frames_rendered=self._frames_rendered,
+            frames_dropped=self._frames_dropped,
+            frames_repeated=self._frames_repeated,
+            clock_s=self.clock.seconds(self._clock_sample()),
+            render_ms_p50=render_p50,
+            render_ms_p95=render_p95,
+            error=self.error,
+        )
 
     # ----- running ---------------------------------------------------------------------------------
 
@@ -275,6 +287,19 @@ class LiveEngine:
         for _ in range(frames):
             self.tick(wait_for_voice=True)
 
+    def run_until_quiet(self, limit_frames: int) -> None:
+        """Unpaced: ticks until every line said so far has been heard to its end (or dropped) and its
+        last mouth frame shown, or for `limit_frames` at most."""
+        self.open()
+        for _ in range(limit_frames):
+            if self._quiet():
+                return
+            self.tick(wait_for_voice=True)
+
+    def _quiet(self) -> bool:
+        placed_shown = self._clock_sample() >= self._track.placed_until + self._mouth_trail
+        return self._in_flight == 0 and self._track.speaking is None and placed_shown
+
     def start(self) -> None:
         """Runs the clock on a thread (outputs are opened first, so their errors reach the caller)."""
         self.open()
@@ -290,7 +315,7 @@ class LiveEngine:
             self.error = str(e) or type(e).__name__
 
     def close(self) -> None:
-        """Stops the clock and the voice worker and closes the outputs. Idempotent."""
+        """Stops the clock and the voice worker and closes the outputs (not the voice). Idempotent."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -300,8 +325,6 @@ class LiveEngine:
             self._cut()  # the worker abandons the line it is on
             self._lines_for_worker.put(_WORKER_STOP)
             self._worker.join()
-            if self._owns_voice:
-                self.voice.close()
 
     def __enter__(self) -> LiveEngine:
         return self
@@ -441,7 +464,7 @@ class LiveEngine:
     # ----- helpers ------------------------------------------------------------------------------------
 
     def _new_animator(self) -> Animator:
-        return Animator(self.fps, self.sample_rate, av_offset_ms=self.config.render.av_offset_ms)
+        return Animator(self.fps, self.sample_rate, av_offset_ms=self.av_offset_ms)
 
     def _clock_sample(self) -> int:
         return self.clock.frame_sample(self._frame)

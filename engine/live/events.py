@@ -6,18 +6,31 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 LOG = logging.getLogger("cohost.live")
 
 
+class EventKind(StrEnum):
+    """A StrEnum: the control API's event stream and the OBS script read the plain names."""
+
+    SPEAKING_STARTED = "speaking_started"
+    SUBTITLE = "subtitle"  # a sentence starts: its text
+    SPEAKING_ENDED = "speaking_ended"
+    # A line that will never be heard: said while muted, cut by stop talking before it started, or
+    # no speakable audio.
+    DROPPED = "dropped"
+    STOPPED = "stopped"  # stop talking was asked
+    MUTED = "muted"
+    UNMUTED = "unmuted"
+    QUEUED = "queued"  # a chat question or a manual line joined the queue; line_id is the question's id
+    PTT = "ptt"  # push-to-talk went "down" or "up" (text)
+
+
 @dataclass(frozen=True)
 class Event:
-    # "speaking_started", "subtitle", "speaking_ended", "dropped" (a line that will never be heard:
-    # said while muted, cut by stop talking before it started, or no speakable audio), "stopped"
-    # (stop talking was asked), "muted", "unmuted", "queued" (a chat question or a manual line added to
-    # the conversation's queue; line_id is the question's id)
-    kind: str
+    kind: EventKind
     line_id: str = ""
     text: str = ""  # the whole line (started), the sentence now spoken (subtitle)
     question: str = ""  # what the line answers, shown in OBS's question overlay

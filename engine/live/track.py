@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.live.events import Event
+from engine.live.events import Event, EventKind
 
 SENTENCE_GAP_S = 0.25  # pause between sentences; piper runs them together otherwise
 LINE_GAP_S = 0.5  # between two lines (two answers), a little longer than between sentences
@@ -91,7 +91,7 @@ class SpeechTrack:
         line.synthesized = True
         if line.state != "over" and line not in self._lines:
             line.state = "over"
-            return [Event("dropped", line.line_id, line.text, line.question, self._tail)]
+            return [Event(EventKind.DROPPED, line.line_id, line.text, line.question, self._tail)]
         return []
 
     def block(self, start: int, stop: int) -> tuple[np.ndarray, list[Event]]:
@@ -108,13 +108,13 @@ class SpeechTrack:
             if line is not None and start <= seg.start < stop:
                 if line.state == "waiting":
                     line.state = "speaking"
-                    events.append(Event("speaking_started", line.line_id, line.text, line.question, seg.start))
-                events.append(Event("subtitle", line.line_id, seg.text, line.question, seg.start))
+                    events.append(Event(EventKind.SPEAKING_STARTED, line.line_id, line.text, line.question, seg.start))
+                events.append(Event(EventKind.SUBTITLE, line.line_id, seg.text, line.question, seg.start))
         self._segments = [seg for seg in self._segments if seg.end > stop]
         for line in self._lines:
             if line.state == "speaking" and line.synthesized and line.end <= stop:
                 line.state = "over"
-                events.append(Event("speaking_ended", line.line_id, line.text, line.question, line.end))
+                events.append(Event(EventKind.SPEAKING_ENDED, line.line_id, line.text, line.question, line.end))
         self._lines = [line for line in self._lines if line.state != "over"]
         events.sort(key=lambda e: e.sample)
         return pcm, events
@@ -133,7 +133,7 @@ class SpeechTrack:
         end = kept[0].end if kept else at
         events = []
         for line in self._lines:
-            kind = "speaking_ended" if line.state == "speaking" else "dropped"
+            kind = EventKind.SPEAKING_ENDED if line.state == "speaking" else EventKind.DROPPED
             events.append(Event(kind, line.line_id, line.text, line.question, end))
             line.state = "over"
         self._segments, self._lines = kept, []

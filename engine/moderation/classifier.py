@@ -281,8 +281,8 @@ def load_classifier(config: ModerationConfig) -> Classifier | None:
     else the n-gram model alone; "ngram" is the builtin n-gram model alone."""
     if config.classifier == "off":
         return None
-    thresholds(config)  # a bad threshold or band is reported at start, not at the first message
-    band = _band(config)
+    low, high = config.encoder_band
+    band = (float(low), float(high))
     key = (config.classifier, band, config.max_chars)
     with _loading:
         if key not in _loaded:
@@ -308,32 +308,9 @@ def _build(kind: str, band: tuple[float, float], max_chars: int) -> Classifier:
     return CascadeClassifier(fast, EncoderProcess(max_chars), EncoderHead.load(head_path(path)), band)
 
 
-def _band(config: ModerationConfig) -> tuple[float, float]:
-    """[moderation] encoder_band = [low, high], checked."""
-    band = config.encoder_band
-    numbers = (
-        isinstance(band, (list, tuple))
-        and len(band) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in band)
-    )
-    if not numbers:
-        raise CohostError(f"[moderation] encoder_band must be two numbers [low, high], got {band!r}")
-    low, high = float(band[0]), float(band[1])
-    if not 0 <= low <= high <= 1:
-        raise CohostError(f"[moderation] encoder_band must have 0 <= low <= high <= 1, got {band!r}")
-    return low, high
-
-
 def thresholds(config: ModerationConfig) -> Thresholds:
-    """The [moderation] <label>_threshold keys, each checked to lie in (0, 1]."""
-    values = {}
-    for label in LABELS:
-        key = f"{label}_threshold"
-        value = getattr(config, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise CohostError(f"[moderation] {key} must be a number over 0 and at most 1, got {value!r}")
-        values[label] = float(value)
-    return Thresholds(**values)
+    """The [moderation] <label>_threshold keys (each in (0, 1], checked at load)."""
+    return Thresholds(**{label: float(getattr(config, f"{label}_threshold")) for label in LABELS})
 
 
 def flagged(scores: Scores, limits: Thresholds) -> str | None:

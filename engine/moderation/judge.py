@@ -19,7 +19,6 @@ import time
 from engine.brain.base import BrainError
 from engine.brain.openai import OpenAIBrain
 from engine.config import Config
-from engine.errors import CohostError
 
 log = logging.getLogger(__name__)
 
@@ -89,16 +88,9 @@ def _quoted(sentence: str) -> str:
 
 def load_judge(config: Config) -> Judge | None:
     """The judge [moderation] asks for, on the [brain] server; None when judge is off or the brain is
-    not an OpenAI-compatible server. Raises CohostError (one line) for a bad judge_band or timeout."""
+    not an OpenAI-compatible server (judge_band and judge_timeout_s are checked at load)."""
     moderation = config.moderation
     if not moderation.judge or config.brain.backend != "openai":
         return None
-    band = moderation.judge_band
-    if len(band) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in band):
-        raise CohostError(f"[moderation] judge_band must be two numbers [low, high], got {band!r}")
-    low, high = float(band[0]), float(band[1])
-    if not 0.0 <= low <= high <= 1.0:
-        raise CohostError(f"[moderation] judge_band must have 0 <= low <= high <= 1, got {band!r}")
-    if moderation.judge_timeout_s <= 0:
-        raise CohostError(f"[moderation] judge_timeout_s must be over 0, got {moderation.judge_timeout_s!r}")
-    return Judge(OpenAIBrain(config.brain, config.persona), moderation.judge_timeout_s, (low, high))
+    low, high = moderation.judge_band
+    return Judge(OpenAIBrain(config.brain, config.persona), moderation.judge_timeout_s, (float(low), float(high)))

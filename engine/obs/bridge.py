@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from engine.live.events import Event
+from engine.live.events import Event, EventKind
 from engine.obs.client import RESOURCE_NOT_FOUND, ObsRequestFailed, ObsUnavailable
 from engine.obs.controller import ObsController
 
@@ -46,11 +46,11 @@ class ObsBridge:
 
     def __call__(self, event: Event) -> None:
         with self._changed:
-            if event.kind == "speaking_started":
+            if event.kind is EventKind.SPEAKING_STARTED:
                 self._wanted = Shown(subtitle="", question=event.question, ducked=True)
-            elif event.kind == "subtitle":
+            elif event.kind is EventKind.SUBTITLE:
                 self._wanted = replace(self._wanted, subtitle=event.text)
-            elif event.kind in ("speaking_ended", "stopped"):
+            elif event.kind in (EventKind.SPEAKING_ENDED, EventKind.STOPPED):
                 self._wanted = Shown()
             else:
                 return
@@ -63,7 +63,7 @@ class ObsBridge:
 
     def close(self, timeout: float = 3.0) -> None:
         """Clears the overlays and unducks (best effort, up to `timeout` s), then stops the worker."""
-        self(Event("speaking_ended"))
+        self(Event(EventKind.SPEAKING_ENDED))
         self.flush(timeout)
         with self._changed:
             self._closing = True

@@ -6,12 +6,11 @@ config."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import CohostError
+from engine.colour import Colour
 
 LOG = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class ObsSetup:
 
     avatar_url: what the avatar Media Source plays (the engine's loopback MPEG-TS); None = no avatar
         source (e.g. the co-host reaches OBS through a virtual camera instead).
-    key_color: "#rrggbb" to key out of the avatar with OBS's chroma key (background = "key"); None = no key.
+    key_color: the colour to key out of the avatar with OBS's chroma key (background = "key"); None = no key.
     duck_sources, duck_db: audio inputs turned down by duck_db while the co-host speaks.
     avatar_sync_offset_ms: the avatar's audio sync offset, set when the source is created (later
         changes made in OBS's Advanced Audio Properties are the user's and are kept).
@@ -40,7 +39,7 @@ class ObsSetup:
 
     avatar_url: str | None = None
     avatar_sync_offset_ms: float = 0.0
-    key_color: str | None = None
+    key_color: Colour | None = None
     duck_sources: tuple[str, ...] = ()
     duck_db: float = -12.0
 
@@ -53,15 +52,6 @@ class SetupReport:
     scene: str
     text_kind: str
     created: list[str] = field(default_factory=list)  # sources (or filters) this run added
-
-
-def parse_key_color(color: str) -> int:
-    """'#rrggbb' → the 0xAABBGGRR integer OBS's colour properties hold."""
-    match = re.fullmatch(r"#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})", color.strip())
-    if not match:
-        raise CohostError(f"[live] key_color must look like #00ff00, got {color!r}")
-    r, g, b = (int(part, 16) for part in match.groups())
-    return 0xFF000000 | (b << 16) | (g << 8) | r
 
 
 def text_kind(platform: str) -> str:
@@ -210,7 +200,7 @@ def _follow_avatar_url(request: Request, url: str) -> None:
         request("SetInputSettings", {"inputName": AVATAR, "inputSettings": wanted})
 
 
-def _ensure_key(request: Request, key_color: str | None, report: SetupReport) -> None:
+def _ensure_key(request: Request, key_color: Colour | None, report: SetupReport) -> None:
     """The chroma-key filter on the avatar: added once, following the configured colour, and disabled
     (not deleted: the user may have tuned it) when the photo's own background is wanted."""
     filters = {f["filterName"] for f in request("GetSourceFilterList", {"sourceName": AVATAR})["filters"]}
@@ -218,7 +208,7 @@ def _ensure_key(request: Request, key_color: str | None, report: SetupReport) ->
         if KEY_FILTER in filters:
             request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": False})
         return
-    settings = {"key_color_type": "custom", "key_color": parse_key_color(key_color)}
+    settings = {"key_color_type": "custom", "key_color": key_color.obs_abgr}
     if KEY_FILTER in filters:
         request("SetSourceFilterSettings", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterSettings": settings})
         request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": True})

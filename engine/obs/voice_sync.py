@@ -1,4 +1,5 @@
-"""Lines the `virtualcam` output's voice up with its picture in OBS.
+"""Lines the voice of an output whose sound travels apart from its picture (`virtualcam`) up with
+the picture in OBS.
 
 The engine hands frame k and the sound that goes with it to the output at the same moment T; they
 reach OBS by two roads:
@@ -24,7 +25,6 @@ from collections.abc import Sequence
 
 from engine.obs.controller import SYNC_OFFSET_MAX_MS, SYNC_OFFSET_MIN_MS, ObsController
 from engine.output.base import Output
-from engine.output.virtualcam import VirtualCamOutput, capture_hint
 
 LOG = logging.getLogger(__name__)
 
@@ -38,34 +38,31 @@ def voice_sync_offset_ms(voice_latency_ms: float, fps: float) -> int:
     return max(SYNC_OFFSET_MIN_MS, min(SYNC_OFFSET_MAX_MS, round(picture_ms - voice_latency_ms)))
 
 
-def sync_virtualcam_voice(
+def sync_separate_voice(
     controller: ObsController | None, outputs: Sequence[Output], voice_source: str, fps: float
 ) -> int | None:
-    """Once the outputs are open (the voice's latency is measured then): sets `voice_source`'s sync
-    offset in OBS, kept across OBS restarts by the controller. Without OBS control or a voice_source,
-    one info line says what to do. Returns the offset, None when no virtualcam output is open."""
-    camera = next((o for o in outputs if isinstance(o, VirtualCamOutput)), None)
-    if camera is None:
+    """Once the outputs are open (the voice's latency is measured then): for the output whose sound
+    travels apart from its picture (virtualcam), sets `voice_source`'s sync offset in OBS, kept across
+    OBS restarts by the controller. Without OBS control or a voice_source, one info line says what to
+    do. Returns the offset, None when no open output has a separate voice."""
+    routes = [(output.name, route) for output in outputs if (route := output.audio_route()) is not None]
+    if not routes:
         return None
-    offset = voice_sync_offset_ms(camera.latency_ms, fps)
-    late = f"voice {camera.latency_ms:.0f} ms, picture ~{1000 / fps:.0f} ms from the engine to OBS"
+    name, route = routes[0]
+    offset = voice_sync_offset_ms(route.latency_ms, fps)
+    late = f"voice {route.latency_ms:.0f} ms, picture ~{1000 / fps:.0f} ms from the engine to OBS"
     if controller is None:
         LOG.info(
-            "virtualcam: %s; set the Sync Offset of the OBS input capturing %r to %+d ms "
-            "(OBS: Advanced Audio Properties)",
-            late,
-            camera.audio_device,
-            offset,
-        )
+            "%s: %s; set the Sync Offset of the OBS input capturing %r to %+d ms (OBS: Advanced Audio Properties)",
+            name, late, route.device, offset,
+        )  # fmt: skip
     elif not voice_source:
         LOG.info(
-            "virtualcam: set [obs] voice_source to the OBS input that captures the voice (%s) and its "
-            "sync offset is kept at %+d ms (%s)",
-            capture_hint(camera.audio_device),
-            offset,
-            late,
-        )
+            "%s: set [obs] voice_source to the OBS input that captures the voice (%s) and its sync offset is "
+            "kept at %+d ms (%s)",
+            name, route.capture_hint, offset, late,
+        )  # fmt: skip
     else:
-        LOG.info("virtualcam: %s; sync offset of OBS input %r: %+d ms", late, voice_source, offset)
+        LOG.info("%s: %s; sync offset of OBS input %r: %+d ms", name, late, voice_source, offset)
         controller.set_audio_sync_offset(voice_source, offset)
     return offset

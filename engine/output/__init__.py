@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.config import Config
-from engine.errors import CohostError
 from engine.output.base import Output
 
 
@@ -32,11 +31,5 @@ OUTPUTS: dict[str, Callable[[Config], Output]] = {"stream": _stream, "virtualcam
 
 
 def make_outputs(config: Config) -> list[Output]:
-    """One output per name in config.live.outputs, in order (a name given twice counts once)."""
-    names = list(dict.fromkeys(config.live.outputs))
-    if not names:
-        raise CohostError(f"live.outputs is empty: choose any of {', '.join(OUTPUTS)}")
-    unknown = [name for name in names if name not in OUTPUTS]
-    if unknown:
-        raise CohostError(f"unknown live output {unknown[0]!r}: use any of {', '.join(OUTPUTS)}")
-    return [OUTPUTS[name](config) for name in names]
+    """One output per name in [live] outputs (checked at load), in order; a name given twice counts once."""
+    return [OUTPUTS[name](config) for name in dict.fromkeys(config.live.outputs)]

@@ -8,28 +8,32 @@ from pathlib import Path
 import numpy as np
 
 from engine.media.mp4 import Mp4Writer
+from engine.output.base import Output
 from engine.output.worker import OutputWorker
 
 QUEUE_FRAMES = 30  # frames waiting for the encoder before the engine waits too
 
 
-class FileOutput:
+class FileOutput(Output):
     """Mp4Writer stamps frames and samples by their count, which is the engine's clock as long as
     every block arrives once, in order; write() checks that. Encoding runs on its own thread. The
     file is exact rather than live: if the encoder falls behind, the engine waits for it (and its
     real-time loop then drops rendered frames, which the file shows as repeated pictures).
-    An earlier session's file is never overwritten: the new one gets the time in its name."""
+    An earlier session's file is never overwritten: the new one gets the time in its name (unless
+    `keep_existing` is False, as for `cohost say --out`, which names the file it writes)."""
 
     name = "file"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, keep_existing: bool = True) -> None:
         self.path = Path(path)
+        self._keep_existing = keep_existing
         self._writer: Mp4Writer | None = None
         self._worker: OutputWorker | None = None
         self._next_sample = 0
 
     def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
-        self.path = _unused(self.path)
+        if self._keep_existing:
+            self.path = _unused(self.path)
         self._writer = Mp4Writer(self.path, width, height, fps, sample_rate)
         self._worker = OutputWorker("cohost-file", self._encode, QUEUE_FRAMES)
         self._next_sample = 0

@@ -33,8 +33,9 @@ import cv2
 import numpy as np
 
 from engine.errors import CohostError
-from engine.live.stats import p50_p95
+from engine.output.base import Output
 from engine.output.worker import OutputWorker
+from engine.stats import p50_p95
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ QUEUE_S = 1.0  # frames waiting for the encoder before write() waits too (only f
 STATS_FRAMES = 300
 
 
-class StreamOutput:
+class StreamOutput(Output):
     name = "stream"
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CohostError
+from engine.output.base import AudioRoute, Output
 
 # pyvirtualcam's backend for each platform: v4l2loopback on Linux, OBS's own virtual camera on
 # Windows and macOS.
@@ -57,7 +58,7 @@ def capture_hint(audio_device: str) -> str:
     return CAPTURE_HELP.get(_platform(), "an audio input capturing {device}").format(device=repr(audio_device))
 
 
-class VirtualCamOutput:
+class VirtualCamOutput(Output):
     name = "virtualcam"
 
     def __init__(self, device: str | None, audio_device: str, *, backend: str | None = None) -> None:
@@ -94,6 +95,9 @@ class VirtualCamOutput:
         assert self._camera is not None and self._audio is not None, "open() first"
         self._audio.write(pcm)
         self._camera.send(frame)
+
+    def audio_route(self) -> AudioRoute:
+        return AudioRoute(self.audio_device, self.latency_ms, capture_hint(self.audio_device))
 
     def stats(self) -> dict[str, Any]:
         audio = self._audio

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from engine.config import ModelsConfig, VoiceConfig
-from engine.errors import CohostError
 from engine.voice.base import SpeechChunk, TimedPhoneme, VoiceBackend
 
 BACKENDS = ("piper", "espeak")
@@ -20,8 +19,6 @@ def load_voice(config: VoiceConfig, models_config: ModelsConfig) -> VoiceBackend
 
         voice = resolve_voice(config, models_config)
         return PiperBackend(voice.files["model"], voice.files["config"], voice.cache_dir)
-    if config.backend == "espeak":
-        from engine.voice.espeak import EspeakBackend
+    from engine.voice.espeak import EspeakBackend  # the other backend [voice] backend may name
 
-        return EspeakBackend(config.espeak_voice)
-    raise CohostError(f"unknown voice backend {config.backend!r}: use one of {', '.join(BACKENDS)}")
+    return EspeakBackend(config.espeak_voice)

@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.api.server import ControlApi
+from engine.app.build import live_engine
+from engine.app.session import conversation_session
 from engine.chat.base import ChatSource
 from engine.config import Config
 from engine.conversation.director import Conversation
-from engine.conversation.session import conversation_session
-from engine.live.engine import LiveEngine
 from engine.live.events import Event, FanOut
 
 
@@ -40,7 +40,7 @@ def small_conversation(
     with tempfile.TemporaryDirectory(prefix="cohost-queue-") as tmp:
         small = light_config(config, queue_path or Path(tmp) / "queue.sqlite3")
         fan_out = FanOut()
-        with LiveEngine(small, [], sink=fan_out) as engine:
+        with live_engine(small, [], sink=fan_out) as engine:
             engine.start()
             with conversation_session(small, engine, fan_out, sources or []) as conversation:
                 conversation.sinks = fan_out.sinks  # type: ignore[attr-defined]
@@ -68,7 +68,7 @@ def reset_engine(conversation: Conversation, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = conversation.status()
-        if not (status["speaking"] or status["lines_pending"] or status["answering"]):
+        if not (status.engine.speaking or status.engine.lines_pending or status.answering):
             return
         time.sleep(0.05)
 

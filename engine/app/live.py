@@ -15,10 +15,11 @@ from typing import Any
 
 from engine.api.auth import ensure_token
 from engine.api.server import ControlApi
+from engine.app.build import live_engine
 from engine.config import Config
 from engine.live.engine import LiveEngine
 from engine.live.events import FanOut
-from engine.obs.voice_sync import sync_virtualcam_voice
+from engine.obs.voice_sync import sync_separate_voice
 from engine.output import make_outputs
 from engine.secrets import install_log_redaction, register_config_secrets
 
@@ -38,19 +39,18 @@ def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) 
         controller = ObsController.from_config(config)
         controller.connect(timeout=OBS_CONNECT_TIMEOUT_S)
 
+    from engine.app.session import conversation_session
     from engine.chat.sources import make_sources
-    from engine.conversation.session import conversation_session
 
     fan_out = FanOut()
-    engine = LiveEngine(config, make_outputs(config), sink=fan_out)
     try:
-        with conversation_session(config, engine, fan_out, make_sources(config)) as conversation:
-            api = ControlApi(conversation, config.api.host, config.api.port, token)
-            _run(config, engine, api, controller, fan_out)
+        with live_engine(config, make_outputs(config), sink=fan_out) as engine:
+            with conversation_session(config, engine, fan_out, make_sources(config)) as conversation:
+                api = ControlApi(conversation, config.api.host, config.api.port, token)
+                _run(config, engine, api, controller, fan_out)
     finally:
         if controller is not None:
             controller.close()
-        engine.close()
     print("cohost live: stopped", flush=True)
     return 0
 
@@ -60,7 +60,7 @@ def _run(config: Config, engine: LiveEngine, api: ControlApi, controller: Any, f
     stop = threading.Event()
     try:
         engine.open()  # before the run: the virtualcam voice's latency is known once its device is open
-        sync_virtualcam_voice(controller, engine.outputs, config.obs.voice_source, engine.fps)
+        sync_separate_voice(controller, engine.outputs, config.obs.voice_source, engine.fps)
         if controller is not None:
             from engine.obs.bridge import ObsBridge
 

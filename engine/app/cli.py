@@ -28,7 +28,7 @@ def _with_voice(config: Config, voice: str | None) -> Config:
 
 
 def _cmd_say(args: argparse.Namespace) -> int:
-    from engine.say import say
+    from engine.app.say import say
 
     config = _with_voice(load_config(args.config), args.voice)
     out = Path(args.out)
@@ -37,12 +37,12 @@ def _cmd_say(args: argparse.Namespace) -> int:
     result = say(args.text, config, out, photo=args.avatar, size=args.size, fps=args.fps)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    t = result.timings
-    print(result.path)
+    clip, t = result.clip, result.timings
+    print(clip.path)
     print(
-        f"{result.audio_seconds:.2f} s of speech, {result.frames} frames; first audio after {t['first_audio'] * 1000:.0f} ms; "
+        f"{clip.seconds:.2f} s, {clip.frames} frames; first audio after {clip.first_audio_s * 1000:.0f} ms; "
         f"face set-up {t['face_setup']:.2f} s, voice load {t['voice_load']:.2f} s, "
-        f"render {t['render_ms_median']:.1f} ms/frame (median), speak+render+encode {t['speak_and_encode']:.2f} s, "
+        f"render {clip.render_ms_p50:.1f} ms/frame (median), speak+render+encode {t['speak_and_encode']:.2f} s, "
         f"total {t['total']:.2f} s"
     )
     return 0
@@ -75,13 +75,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from engine.live.run import run_live
+    from engine.app.live import run_live
 
     return run_live(load_config(args.config), args.config, use_obs=not args.no_obs)
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
-    from engine.conversation.console_chat import run_chat
+    from engine.app.chat import run_chat
 
     config = _with_voice(load_config(args.config), args.voice)
     if args.brain:
@@ -93,7 +93,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from engine.models import main as models_main
+    from engine.app.models import main as models_main
 
     return models_main(args.rest)
 
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "models":
             return _cmd_models(argparse.Namespace(rest=argv[1:]))
         if argv and argv[0] == "stream" and not {"-h", "--help"} & set(argv[1:2]):
-            from engine.stream_cli import main as stream_main
+            from engine.app.stream import main as stream_main
 
             return stream_main(argv[1:])
         args = build_parser().parse_args(argv)

@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from engine.app.build import live_engine
+from engine.app.session import conversation_session
 from engine.chat.console import ConsoleSource
 from engine.config import Config
-from engine.conversation.session import conversation_session
-from engine.live.engine import LiveEngine
-from engine.live.events import Event, FanOut
+from engine.live.events import Event, EventKind, FanOut
 from engine.output.file import FileOutput
 from engine.secrets import install_log_redaction, register_config_secrets
 
@@ -33,7 +33,7 @@ def run_chat(config: Config, out: Path, stdin: TextIO | None = None) -> int:
     fan_out = FanOut()
     fan_out.sinks.append(_printer(name))
     ended = threading.Event()
-    with LiveEngine(config, [FileOutput(out)], sink=fan_out) as engine:
+    with live_engine(config, [FileOutput(out)], sink=fan_out) as engine:
         engine.start()
         with conversation_session(
             config, engine, fan_out, [ConsoleSource(stdin)], on_source_end=lambda _: ended.set()
@@ -47,23 +47,19 @@ def run_chat(config: Config, out: Path, stdin: TextIO | None = None) -> int:
                 if engine.error:
                     break
             deadline = time.monotonic() + SETTLE_TIMEOUT_S
-            while _busy(conversation.status()) and time.monotonic() < deadline and not engine.error:
+            while conversation.status().busy and time.monotonic() < deadline and not engine.error:
                 time.sleep(0.1)
             refused = {k: v for k, v in conversation.outcomes.items() if k not in ("queued", "ignored")}
-        clock_s = engine.status()["clock_s"]
+        clock_s = engine.status().clock_s
     if refused:
         print("not answered: " + ", ".join(f"{n} {why}" for why, n in sorted(refused.items())), flush=True)
     print(f"cohost chat: wrote {out} ({clock_s:.1f} s)", flush=True)
     return 0
 
 
-def _busy(status: dict) -> bool:
-    return bool(status["queue"] or status["answering"] or status["speaking"] or status["lines_pending"])
-
-
 def _printer(name: str):
     def show(event: Event) -> None:
-        if event.kind == "subtitle":
+        if event.kind is EventKind.SUBTITLE:
             print(f"{name}: {event.text}", flush=True)
 
     return show

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine.brain.base import Brain
 from engine.brain.load import load_brain
 from engine.chat.base import ChatSource
 from engine.chat.bilibili import cookie_values
@@ -16,8 +17,13 @@ from engine.chat.replies import reply_line
 from engine.chat.runner import ChatRunner
 from engine.config import Config, state_dir
 from engine.conversation.director import Conversation, Speaker
+from engine.conversation.memory import Memory, memory_path
 from engine.conversation.queue import QuestionQueue
-from engine.live.events import FanOut
+from engine.conversation.triggers import Triggers
+from engine.live.events import EventSink, FanOut
+from engine.moderation.gate import ChatGate
+from engine.moderation.judge import load_judge
+from engine.moderation.text import TextFilter
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ def conversation_session(
 ) -> Iterator[Conversation]:
     brain = load_brain(config)
     queue = QuestionQueue(queue_path(config), config.queue.max_size, config.queue.expire_s)
-    conversation = Conversation(config, engine, brain, queue, sink=fan_out)
+    conversation = build_conversation(config, engine, brain, queue, fan_out)
     fan_out.sinks.append(conversation.on_event)
     runner = ChatRunner(sources, conversation.receive, on_source_end)
     if platforms := reply_platforms(config, runner.sources):
@@ -51,6 +57,23 @@ def conversation_session(
         fan_out.sinks.remove(conversation.on_event)
         queue.close()
         brain.close()
+
+
+def build_conversation(
+    config: Config, engine: Speaker, brain: Brain, queue: QuestionQueue, sink: EventSink | None = None
+) -> Conversation:
+    """The conversation's parts from config; moderation reads chat without the co-host's own names
+    (they are no one's insult)."""
+    names = [config.persona.name, *config.triggers.names]
+    return Conversation(
+        engine, brain, queue,
+        TextFilter(config.moderation, load_judge(config), names=names),
+        ChatGate(config.moderation),
+        Triggers(config.triggers, config.persona.name),
+        Memory(config.persona.memory_turns, memory_path(queue.path)),
+        config.persona,
+        auto=config.triggers.auto, approve=config.moderation.approve, sink=sink,
+    )  # fmt: skip
 
 
 def reply_platforms(config: Config, sources: Collection[str]) -> list[str]:

@@ -1,0 +1,54 @@
+"""The live pipeline's parts built from config: the portrait's renderer, the voice, and the engine
+given both. Every verb that runs the engine (live, chat, say) and the benchmarks build it here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from engine.config import Config
+from engine.face.avatar import Avatar
+from engine.face.background import key_background
+from engine.face.portrait import load_portrait
+from engine.face.renderer import Renderer
+from engine.live.engine import LiveEngine
+from engine.live.events import EventSink
+from engine.output.base import Output
+from engine.voice import load_voice
+from engine.voice.base import VoiceBackend
+
+
+def build_renderer(config: Config, avatar: Avatar | None = None, size: tuple[int, int] | None = None) -> Renderer:
+    """The configured (or given) portrait at the configured (or given) size, over the photo or the
+    key colour."""
+    avatar = avatar or load_portrait(config)
+    image = avatar.image
+    if config.live.background == "key":
+        image = key_background(image, avatar.landmarks, config.live.key_color.rgb)
+    return Renderer(image, avatar.landmarks, size or (config.render.width, config.render.height))
+
+
+@contextmanager
+def live_engine(
+    config: Config,
+    outputs: list[Output],
+    *,
+    sink: EventSink | None = None,
+    realtime: bool = True,
+    renderer: Renderer | None = None,
+    voice: VoiceBackend | None = None,
+) -> Iterator[LiveEngine]:
+    """The engine with the configured renderer and voice (or the ones given, which the caller keeps
+    and closes). On exit the engine closes first, then the voice it was speaking with."""
+    renderer = renderer if renderer is not None else build_renderer(config)
+    own_voice = voice is None
+    voice = voice if voice is not None else load_voice(config.voice, config.models)
+    try:
+        with LiveEngine(
+            renderer, voice, outputs, fps=config.render.fps, av_offset_ms=config.render.av_offset_ms,
+            sink=sink, realtime=realtime,
+        ) as engine:  # fmt: skip
+            yield engine
+    finally:
+        if own_voice:
+            voice.close()
