@@ -23,7 +23,7 @@ from engine.config import load_config
 from engine.conversation.director import Conversation
 from engine.errors import CohostError
 from engine.live.engine import RENDER_AHEAD_S
-from engine.live.events import Event
+from engine.live.events import Event, EventKind
 from engine.live.track import FADE_S
 from tests.harness.live import reset_engine, serving_api, small_conversation
 
@@ -240,7 +240,7 @@ def test_push_to_talk_is_published_as_a_ptt_event(api: ControlApi) -> None:
 
 
 def test_a_flood_of_lines_is_refused_beyond_the_caps(api: ControlApi, engine: Conversation) -> None:
-    size = engine.config.queue.max_size
+    size = engine.queue.max_size
     queued = [call(api, "POST", "/queue", {"text": f"Line {n}."}) for n in range(size + 20)]
     assert [status for status, _ in queued] == [200] * size + [429] * 20
     assert "queue is full" in queued[-1][1]["error"]
@@ -256,7 +256,7 @@ def test_a_websocket_client_that_stops_reading_is_dropped_not_buffered(api: Cont
     stuck = connect_events(api, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
     published = 4000
     for n in range(published):
-        api.publish(Event("subtitle", f"flood-{n}", "x" * 2000))
+        api.publish(Event(EventKind.SUBTITLE, f"flood-{n}", "x" * 2000))
     time.sleep(1.0)
     received = 0
     try:

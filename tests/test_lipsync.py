@@ -75,6 +75,14 @@ def test_mouth_shifted_by_200_ms_fails_and_is_measured_late(tmp_path, renderer, 
     assert 160 <= report.lag_ms <= 240
 
 
+def test_mouth_shifted_200_ms_early_fails_and_is_measured_early(tmp_path, renderer, piper_voice, face_model):
+    """A negative offset moves the mouth ahead of its sound: the engine places the speech later by
+    as much, so the early mouth frames are rendered (not skipped) and the shift shows in full."""
+    report = measure_file(_render(tmp_path / "early.mp4", renderer, piper_voice, av_offset_ms=-200), face_model)
+    assert not report.passed
+    assert -240 <= report.lag_ms <= -160
+
+
 def test_audio_only_fallback_keeps_the_mouth_in_sync(tmp_path, renderer, piper_voice, face_model):
     """A voice without phoneme timing: the face is driven from the sound alone."""
     report = measure_file(_render(tmp_path / "fallback.mp4", renderer, Untimed(piper_voice)), face_model)

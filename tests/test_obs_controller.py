@@ -11,7 +11,7 @@ import pytest
 
 from engine.colour import Colour
 from engine.errors import CohostError
-from engine.live.events import Event
+from engine.live.events import Event, EventKind
 from engine.obs.bridge import ObsBridge
 from engine.obs.controller import ObsController
 from engine.obs.sources import AVATAR, KEY_FILTER, QUESTION, SUBTITLES, ObsSetup
@@ -162,14 +162,14 @@ def test_bridge_shows_question_and_subtitles_while_speaking_and_clears_after(
     before = volume(obs, game_audio)
     bridge = ObsBridge(controller)
     try:
-        bridge(Event("speaking_started", line_id="1", text="Hi there. Welcome!", question="Is this thing on?"))
-        bridge(Event("subtitle", line_id="1", text="Hi there."))
-        bridge(Event("subtitle", line_id="1", text="Welcome!"))
+        bridge(Event(EventKind.SPEAKING_STARTED, line_id="1", text="Hi there. Welcome!", question="Is this thing on?"))
+        bridge(Event(EventKind.SUBTITLE, line_id="1", text="Hi there."))
+        bridge(Event(EventKind.SUBTITLE, line_id="1", text="Welcome!"))
         assert bridge.flush(10)
         assert text_of(obs, QUESTION) == "Is this thing on?"
         assert text_of(obs, SUBTITLES) == "Welcome!"
         assert volume(obs, game_audio)["inputVolumeDb"] == pytest.approx(before["inputVolumeDb"] - 12.0, abs=0.01)
-        bridge(Event("speaking_ended", line_id="1"))
+        bridge(Event(EventKind.SPEAKING_ENDED, line_id="1"))
         assert bridge.flush(10)
         assert text_of(obs, QUESTION) == ""
         assert text_of(obs, SUBTITLES) == ""
@@ -200,9 +200,9 @@ def test_after_obs_is_killed_and_restarted_the_controller_reconnects_and_the_bri
     try:
         obs.kill()
         wait_until(lambda: not controller.connected, 10, "the controller noticing OBS is gone")
-        bridge(Event("speaking_started", line_id="2", question="Did it crash?"))
-        bridge(Event("subtitle", line_id="2", text="A stale sentence."))
-        bridge(Event("subtitle", line_id="2", text="The sentence being spoken now."))
+        bridge(Event(EventKind.SPEAKING_STARTED, line_id="2", question="Did it crash?"))
+        bridge(Event(EventKind.SUBTITLE, line_id="2", text="A stale sentence."))
+        bridge(Event(EventKind.SUBTITLE, line_id="2", text="The sentence being spoken now."))
         obs.start()
         assert controller.wait_connected(30)
         assert_each_source_once(obs)  # OBS kept them (it saved its scene collection): no copies

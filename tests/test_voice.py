@@ -201,13 +201,6 @@ def config(tmp_path, monkeypatch):
     return load_config()
 
 
-def test_load_voice_rejects_an_unknown_backend_in_one_line(config):
-    with pytest.raises(CohostError) as error:
-        load_voice(dataclasses.replace(config.voice, backend="festival"), config.models)
-    message = str(error.value)
-    assert "festival" in message and "piper" in message and "espeak" in message and "\n" not in message
-
-
 def test_load_voice_rejects_a_missing_onnx_path_in_one_line(config, tmp_path):
     missing = tmp_path / "nobody.onnx"
     with pytest.raises(CohostError) as error:
