@@ -24,6 +24,9 @@ PlatformName = Literal["twitch", "youtube", "bilibili", "douyin", "kuaishou", "c
 ChatSourceName = Literal["twitch", "bilibili", "youtube", "console"]
 BrainBackend = Literal["openai", "local", "scripted"]
 Language = Literal["en", "zh"]
+HearingMode = Literal["push_to_talk", "wake", "always"]
+BargeIn = Literal["stop", "duck", "off"]
+AsrModel = Literal["tiny.en"]
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,24 @@ class PersonaConfig:
 
 
 @dataclass(frozen=True)
+class HearingConfig:
+    enabled: bool
+    device: str
+    mode: HearingMode
+    model: AsrModel
+    language: str
+    vad_threshold: float
+    end_silence_ms: int
+    min_speech_ms: int
+    pre_roll_ms: int
+    partials: bool
+    partial_interval_ms: int
+    barge_in: BargeIn
+    context_minutes: float
+    threads: int
+
+
+@dataclass(frozen=True)
 class Config:
     avatar: AvatarConfig
     voice: VoiceConfig
@@ -212,6 +233,7 @@ class Config:
     queue: QueueConfig
     brain: BrainConfig
     persona: PersonaConfig
+    hearing: HearingConfig
 
 
 _SECTIONS = {
@@ -219,7 +241,7 @@ _SECTIONS = {
     "live": LiveConfig, "obs": ObsConfig, "api": ApiConfig, "stream": StreamConfig, "chat": ChatConfig,
     "twitch": TwitchConfig, "bilibili": BilibiliConfig, "youtube": YoutubeConfig,
     "triggers": TriggersConfig, "moderation": ModerationConfig, "queue": QueueConfig,
-    "brain": BrainConfig, "persona": PersonaConfig,
+    "brain": BrainConfig, "persona": PersonaConfig, "hearing": HearingConfig,
 }  # fmt: skip
 
 
@@ -246,6 +268,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("brain", "threads"): over(0), ("brain", "first_token_timeout_s"): over(0),
     ("brain", "max_tokens"): over(0), ("brain", "temperature"): at_least(0),
     ("persona", "max_sentences"): over(0), ("persona", "memory_turns"): at_least(0),
+    ("hearing", "vad_threshold"): SCORE, ("hearing", "end_silence_ms"): from_to(100, 5000),
+    ("hearing", "min_speech_ms"): at_least(0), ("hearing", "pre_roll_ms"): from_to(0, 2000),
+    ("hearing", "partial_interval_ms"): at_least(100), ("hearing", "context_minutes"): at_least(0),
+    ("hearing", "threads"): over(0),
 }  # fmt: skip
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,8 @@ import websocket
 from engine.api.server import ControlApi
 from engine.chat.message import ChatMessage
 from engine.conversation.director import Conversation
-from engine.obs_install import install
 from tests.harness import ObsProcess, free_port
-from tests.harness.live import reset_engine, serving_api, small_conversation
+from tests.harness.live import obs_with_the_script, reset_engine, serving_api, small_conversation
 from tests.harness.process import wait_until
 
 TOKEN = "obs-script-test-token-4bT9"
@@ -56,23 +54,7 @@ def api(engine: Conversation) -> Iterator[ControlApi]:
 
 @pytest.fixture(scope="module")
 def obs(tmp_path_factory: pytest.TempPathFactory, api: ControlApi) -> Iterator[ObsProcess]:
-    home = tmp_path_factory.mktemp("obs-home")
-    obs_config = home / ".config" / "obs-studio"
-    obs_config.mkdir(parents=True)
-    # A user who has opened OBS once (FirstRun=true: no auto-configuration wizard).
-    (obs_config / "global.ini").write_text("[General]\nFirstRun=true\nEnableAutoUpdates=false\n")
-    config_path = home / "cohost.toml"
-    config_path.write_text(f'[obs]\nport = {free_port()}\n\n[api]\nport = {api.port}\ntoken = "{TOKEN}"\n')
-    install(config_path, obs_config, obs_version=29, dry_run=False)
-    collection_path = obs_config / "basic" / "scenes" / "obs-cohost.json"
-    collection = json.loads(collection_path.read_text())
-    collection["modules"]["scripts-tool"].append({"path": str(PANEL_PROBE), "settings": {}})
-    collection_path.write_text(json.dumps(collection))
-    obs_settings = tomllib.loads(config_path.read_text())["obs"]
-    with ObsProcess(
-        home, obs_settings["port"], obs_settings["password"], scene_collection="obs-cohost", write_config=False
-    ) as process:
-        process.wait_for_log("engine status: connected")
+    with obs_with_the_script(tmp_path_factory.mktemp("obs-home"), api.port, TOKEN, [PANEL_PROBE]) as process:
         yield process
 
 

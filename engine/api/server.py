@@ -13,7 +13,8 @@ cannot set headers). Routes, all JSON:
     POST /next                          → {"id"|null}    answer or say the next queued item now
     POST /stop                          → {"ok": true}   stop talking (the LLM stops too)
     POST /mute   {"muted": bool}        → {"muted"}
-    POST /ptt    {"down": bool}         → {"ok": true}   push-to-talk, published as a "ptt" event
+    POST /ptt    {"down": bool}         → {"ok": true}   push-to-talk: gates the microphone ([hearing]
+                                                      mode = "push_to_talk"), published as a "ptt" event
     GET  /status                        → the engine's and the conversation's status
 
     POST /chat   MESSAGE or {"messages": [MESSAGE...]}  → {"result"} or {"results": [...]}
@@ -76,6 +77,8 @@ class Control(Protocol):
     def stop_talking(self) -> None: ...
 
     def set_muted(self, muted: bool) -> None: ...
+
+    def set_push_to_talk(self, down: bool) -> None: ...
 
     def status(self) -> ConversationStatus: ...
 
@@ -372,7 +375,7 @@ class ControlApi:
 
     async def _ptt(self, request: web.Request) -> web.Response:
         down = _parse(await _json(request), _Field("down", bool))["down"]
-        # Voice input (issue 4) will listen while it is held; today the press is only announced.
+        self.engine.set_push_to_talk(down)
         self._fan_out(Event(EventKind.PTT, text="down" if down else "up").to_json())
         return web.json_response({"ok": True})
 

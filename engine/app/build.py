@@ -11,8 +11,9 @@ from engine.face.avatar import Avatar
 from engine.face.background import key_background
 from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
+from engine.hearing.echo import PlayedAudio
 from engine.live.engine import LiveEngine
-from engine.live.events import EventSink
+from engine.live.events import EventSink, FanOut
 from engine.output.base import Output
 from engine.voice import load_voice
 from engine.voice.base import VoiceBackend
@@ -26,6 +27,16 @@ def build_renderer(config: Config, avatar: Avatar | None = None, size: tuple[int
     if config.live.background == "key":
         image = key_background(image, avatar.landmarks, config.live.key_color.rgb)
     return Renderer(image, avatar.landmarks, size or (config.render.width, config.render.height))
+
+
+def with_played(config: Config, fan_out: FanOut) -> PlayedAudio | None:
+    """With [hearing] on, the output that keeps what the co-host plays and says, so the listener can
+    tell its echo from the streamer (fed the engine's events through `fan_out`)."""
+    if not config.hearing.enabled:
+        return None
+    played = PlayedAudio()
+    fan_out.sinks.append(played.on_event)
+    return played
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from engine.app.build import live_engine
+from engine.app.build import live_engine, with_played
 from engine.app.session import conversation_session
 from engine.chat.console import ConsoleSource
 from engine.config import Config
@@ -33,10 +33,12 @@ def run_chat(config: Config, out: Path, stdin: TextIO | None = None) -> int:
     fan_out = FanOut()
     fan_out.sinks.append(_printer(name))
     ended = threading.Event()
-    with live_engine(config, [FileOutput(out)], sink=fan_out) as engine:
+    played = with_played(config, fan_out)
+    outputs = [FileOutput(out)] + ([played] if played else [])
+    with live_engine(config, outputs, sink=fan_out) as engine:
         engine.start()
         with conversation_session(
-            config, engine, fan_out, [ConsoleSource(stdin)], on_source_end=lambda _: ended.set()
+            config, engine, fan_out, [ConsoleSource(stdin)], on_source_end=lambda _: ended.set(), played=played
         ) as conversation:
             print(
                 f"cohost chat: talking to {name} (brain: {config.brain.backend}), recording {out}. "
@@ -61,5 +63,7 @@ def _printer(name: str):
     def show(event: Event) -> None:
         if event.kind is EventKind.SUBTITLE:
             print(f"{name}: {event.text}", flush=True)
+        elif event.kind is EventKind.HEARD:
+            print(f"you (heard): {event.text}", flush=True)
 
     return show

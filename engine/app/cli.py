@@ -89,7 +89,26 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".mp4":
         raise UsageError(f"--out must be an .mp4 file, got {args.out!r}")
+    if args.mic:
+        config = dataclasses.replace(config, hearing=dataclasses.replace(config.hearing, enabled=True))
     return run_chat(config, out)
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from engine.app.listen import run_listen
+
+    config = load_config(args.config)
+    if args.device is not None:
+        config = dataclasses.replace(config, hearing=dataclasses.replace(config.hearing, device=args.device))
+    if args.file is not None and not Path(args.file).is_file():
+        raise UsageError(f"--file {args.file!r} is not a file")
+    return run_listen(config, Path(args.file) if args.file else None)
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from engine.app.listen import run_devices
+
+    return run_devices()
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -129,8 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--out", default="cohost-chat.mp4", metavar="FILE.mp4")
     chat.add_argument("--brain", choices=("openai", "local", "scripted"), help="override [brain] backend")
     chat.add_argument("--voice", metavar="NAME", help="piper voice name or .onnx path, or espeak[:VOICE]")
+    chat.add_argument("--mic", action="store_true", help="talk to it by voice too ([hearing] device and mode)")
     chat.add_argument("--config", type=Path, metavar="FILE")
     chat.set_defaults(run=_cmd_chat)
+
+    listen = sub.add_parser("listen", help="print what the co-host hears, live, from the microphone or a WAV file")
+    listen.add_argument("--file", metavar="FILE.wav", help="a WAV file instead of the microphone")
+    listen.add_argument("--device", metavar="NAME", help="input device (default: [hearing] device)")
+    listen.add_argument("--config", type=Path, metavar="FILE")
+    listen.set_defaults(run=_cmd_listen)
+
+    devices = sub.add_parser("devices", help="list the audio input and output devices by name")
+    devices.set_defaults(run=_cmd_devices)
 
     stream = sub.add_parser("stream", help="go live on a platform through OBS: start, stop, status, set-key")
     stream.add_argument("rest", nargs=argparse.REMAINDER)

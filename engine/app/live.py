@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.api.auth import ensure_token
 from engine.api.server import ControlApi
-from engine.app.build import live_engine
+from engine.app.build import live_engine, with_played
 from engine.config import Config
 from engine.live.engine import LiveEngine
 from engine.live.events import FanOut
@@ -43,9 +43,11 @@ def run_live(config: Config, config_path: Path | None, *, use_obs: bool = True) 
     from engine.chat.sources import make_sources
 
     fan_out = FanOut()
+    played = with_played(config, fan_out)
+    outputs = make_outputs(config) + ([played] if played else [])
     try:
-        with live_engine(config, make_outputs(config), sink=fan_out) as engine:
-            with conversation_session(config, engine, fan_out, make_sources(config)) as conversation:
+        with live_engine(config, outputs, sink=fan_out) as engine:
+            with conversation_session(config, engine, fan_out, make_sources(config), played=played) as conversation:
                 api = ControlApi(conversation, config.api.host, config.api.port, token)
                 _run(config, engine, api, controller, fan_out)
     finally:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine.app.hearing import streamer_hearing
 from engine.brain.base import Brain
 from engine.brain.load import load_brain
 from engine.chat.base import ChatSource
@@ -20,6 +21,8 @@ from engine.conversation.director import Conversation, Speaker
 from engine.conversation.memory import Memory, memory_path
 from engine.conversation.queue import QuestionQueue
 from engine.conversation.triggers import Triggers
+from engine.hearing.audio_in import AudioSource
+from engine.hearing.echo import PlayedAudio
 from engine.live.events import EventSink, FanOut
 from engine.moderation.gate import ChatGate
 from engine.moderation.judge import load_judge
@@ -39,7 +42,12 @@ def conversation_session(
     fan_out: FanOut,
     sources: list[ChatSource],
     on_source_end: Callable[[str], None] | None = None,
+    *,
+    played: PlayedAudio | None = None,
+    hearing_source: AudioSource | None = None,
 ) -> Iterator[Conversation]:
+    """`played`: the engine's output that keeps what the co-host said (hearing tells its echo by it).
+    The listener runs when [hearing] is enabled, or on `hearing_source` when one is given."""
     brain = load_brain(config)
     queue = QuestionQueue(queue_path(config), config.queue.max_size, config.queue.expire_s)
     conversation = build_conversation(config, engine, brain, queue, fan_out)
@@ -50,7 +58,8 @@ def conversation_session(
     try:
         conversation.start()
         runner.start()
-        yield conversation
+        with streamer_hearing(config, conversation, fan_out, played, hearing_source):
+            yield conversation
     finally:
         runner.stop()
         conversation.close()

@@ -44,6 +44,7 @@ class BrainRequest:
     message: ChatMessage  # what to answer (its text already moderated)
     viewer_memory: tuple[Exchange, ...] = ()  # this viewer's last exchanges, oldest first
     stream_memory: tuple[Exchange, ...] = ()  # the stream's last exchanges with anyone, oldest first
+    streamer_said: tuple[str, ...] = ()  # what the streamer said on stream lately, oldest first (hearing)
     canary: str = field(default_factory=new_canary)  # "" = none
 
 

@@ -26,10 +26,11 @@ from engine.brain.base import Brain, BrainRequest
 from engine.chat.message import ChatMessage
 from engine.config import PersonaConfig
 from engine.conversation.memory import Memory
-from engine.conversation.queue import PRIORITY_LINE, Question, QuestionQueue
+from engine.conversation.queue import PRIORITY_LINE, PRIORITY_STREAMER, Question, QuestionQueue
 from engine.conversation.reply import Reply
 from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
 from engine.errors import CohostError, QueueFull
+from engine.hearing.listener import ListenerStatus
 from engine.live.engine import EngineStatus, SpeechSource
 from engine.live.events import Event, EventKind, EventSink
 from engine.moderation.gate import ChatGate
@@ -54,6 +55,8 @@ class Speaker(Protocol):
 
     def set_muted(self, muted: bool) -> None: ...
 
+    def set_ducked(self, ducked: bool) -> None: ...
+
     def status(self) -> EngineStatus: ...
 
 
@@ -67,6 +70,7 @@ class ConversationStatus:
     approve_mode: bool
     brain: str
     chat: dict[str, int]  # what became of each chat message, by outcome
+    hearing: ListenerStatus | None  # None without hearing
 
     @property
     def busy(self) -> bool:
@@ -77,6 +81,7 @@ class ConversationStatus:
     def to_json(self) -> dict[str, Any]:
         """One flat object, the engine's fields first (GET /status)."""
         own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "engine"}
+        own["hearing"] = dataclasses.asdict(self.hearing) if self.hearing is not None else None
         return {**self.engine.to_json(), **own}
 
 
@@ -122,6 +127,11 @@ class Conversation:
         self._gate = gate
         self._triggers = triggers
         self._memory = memory
+        # What the streamer said lately (hearing), for the brain's context; () without hearing.
+        self.streamer_context: Callable[[], tuple[str, ...]] = tuple
+        self._streamer_speaking = False  # the streamer has the floor: no new answer starts meanwhile
+        self.push_to_talk_hooks: list[Callable[[bool], None]] = []  # the listener, in push-to-talk mode
+        self.listener_status: Callable[[], ListenerStatus | None] = lambda: None
         self._lock = threading.Lock()
         self._answering: dict[str, _Answering] = {}  # by the engine's line id
         self._ended: list[str] = []  # line ids the engine finished, for the director thread
@@ -157,6 +167,27 @@ class Conversation:
                     return refused, None
         question = self.queue.push(message, trigger.priority, approved=not self.approve_mode)
         return ("queued", question) if question is not None else ("full", None)
+
+    def set_push_to_talk(self, down: bool) -> None:
+        """The push-to-talk key (OBS hotkey, POST /ptt) went down or up."""
+        for hook in self.push_to_talk_hooks:
+            hook(down)
+
+    def set_streamer_speaking(self, speaking: bool) -> None:
+        """While the streamer speaks, no new answer starts; when they stop, the next one may."""
+        self._streamer_speaking = speaking
+        if not speaking:
+            self._wake.set()
+
+    def ask(self, text: str, user: str = "streamer") -> Question | None:
+        """A question the streamer asked out loud: answered before anything else in the queue, never
+        held for approval (the streamer asked it). Its answer goes through output moderation as
+        every answer does."""
+        question = self.queue.push(ChatMessage("mic", user, text), PRIORITY_STREAMER)
+        if question is not None:
+            self._emit(Event(EventKind.QUEUED, question.id, text, _display(question)))
+            self._wake.set()
+        return question
 
     def add_line(self, text: str) -> Question:
         """A manual line for "say next", spoken as written (not moderated: the streamer wrote it)."""
@@ -238,6 +269,7 @@ class Conversation:
             approve_mode=self.approve_mode,
             brain=self.brain.name,
             chat=dict(self.outcomes),
+            hearing=self.listener_status(),
         )
 
     # ----- the engine's events (its sink calls this on the clock thread: kept short) ------------
@@ -290,7 +322,7 @@ class Conversation:
                 log.exception("the conversation loop failed")
 
     def _quiet(self) -> bool:
-        if self._answering:
+        if self._answering or self._streamer_speaking:
             return False
         status = self.engine.status()
         return not (status.muted or status.speaking or status.lines_pending)
@@ -304,7 +336,7 @@ class Conversation:
                 viewer, stream = self._memory.recall(question.message)
                 reply = Reply(
                     self.brain,
-                    BrainRequest(question.message, viewer, stream),
+                    BrainRequest(question.message, viewer, stream, streamer_said=self.streamer_context()),
                     self._filter,
                     self.persona.max_sentences,
                     self.persona,

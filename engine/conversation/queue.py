@@ -25,6 +25,7 @@ from pathlib import Path
 from engine.chat.message import ChatMessage
 from engine.errors import CohostError
 
+PRIORITY_STREAMER = 4  # the streamer asked the co-host out loud: before everything else
 PRIORITY_LINE = 3  # a line from the control API, spoken as is
 PRIORITY_PAID = 2
 PRIORITY_CHAT = 1

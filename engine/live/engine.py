@@ -68,6 +68,7 @@ IDLE_FRAME_STEP = 2
 SYNTH_AHEAD_S = 4.0
 SYNTH_POLL_S = 0.02
 VOICE_WAIT_S = 30.0  # unpaced mode: longest wait for the voice before the clock goes on regardless
+DUCK_GAIN = 0.25  # the co-host's voice while ducked under the streamer's (-12 dB)
 
 _WORKER_STOP = object()
 
@@ -146,6 +147,8 @@ class LiveEngine:
         self._lock = threading.Lock()
         self._generation = 0  # bumped by stop_talking()/mute: lines queued before are cut
         self._muted = False
+        self._ducked = False
+        self._gain = 1.0  # the voice's gain at the end of the last block (ramps to the ducked one)
         self._in_flight = 0  # lines handed to the worker whose end it has not reported yet
         self._sources: dict[str, SpeechSource] = {}  # streamed lines not finished by the worker
         self._lines_for_worker: queue.Queue[Any] = queue.Queue()
@@ -222,6 +225,11 @@ class LiveEngine:
             self._cut()
         if changed:
             self._emit(Event(EventKind.MUTED if muted else EventKind.UNMUTED, sample=self._clock_sample()))
+
+    def set_ducked(self, ducked: bool) -> None:
+        """Lowers the voice by DUCK_GAIN (the streamer is talking over it), or brings it back; the
+        change ramps over one block, so it does not click."""
+        self._ducked = ducked
 
     def status(self) -> EngineStatus:
         render_p50, render_p95 = p50_p95(self._render_ms)
@@ -343,6 +351,7 @@ class LiveEngine:
         events += self._take_speech(k, wait_for_voice)
         pcm, heard = self._track.block(start, stop)
         events += heard
+        pcm = self._apply_gain(pcm)
         if render:
             pose = self._animator.pose_at(k)
             calm = self._calm(start, pose)
@@ -362,6 +371,14 @@ class LiveEngine:
         self._frame = k + 1
         for event in events:
             self._emit(event)
+
+    def _apply_gain(self, pcm: np.ndarray) -> np.ndarray:
+        target = DUCK_GAIN if self._ducked else 1.0
+        if target == self._gain == 1.0:
+            return pcm
+        ramp = np.linspace(self._gain, target, len(pcm), dtype=np.float32)
+        self._gain = target
+        return (pcm * ramp).astype(np.int16)
 
     def _calm(self, sample: int, pose: Pose) -> bool:
         """Nothing but slow idle motion at this frame: no blink under way, and no speech placed

@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     UNMUTED = "unmuted"
     QUEUED = "queued"  # a chat question or a manual line joined the queue; line_id is the question's id
     PTT = "ptt"  # push-to-talk went "down" or "up" (text)
+    HEARD_PARTIAL = "heard_partial"  # the streamer is speaking: what was heard so far (text)
+    HEARD = "heard"  # what the streamer said (text); question: "yes" when it is a question for the co-host
 
 
 @dataclass(frozen=True)

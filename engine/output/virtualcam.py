@@ -8,9 +8,6 @@ sets the audio source's sync offset from it.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from collections import deque
 from typing import Any
@@ -18,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CohostError
+from engine.media.devices import find_device, platform, selected, sounddevice
 from engine.output.base import AudioRoute, Output
 
 # pyvirtualcam's backend for each platform: v4l2loopback on Linux, OBS's own virtual camera on
@@ -49,13 +47,9 @@ MAX_BUFFER_S = 0.5  # more than this buffered: the device is not keeping up, the
 DEVICE_LATENCY_S = 0.1
 
 
-def _platform() -> str:
-    return "linux" if sys.platform.startswith("linux") else sys.platform
-
-
 def capture_hint(audio_device: str) -> str:
     """Which OBS audio input captures the voice played to `audio_device`, on this platform."""
-    return CAPTURE_HELP.get(_platform(), "an audio input capturing {device}").format(device=repr(audio_device))
+    return CAPTURE_HELP.get(platform(), "an audio input capturing {device}").format(device=repr(audio_device))
 
 
 class VirtualCamOutput(Output):
@@ -64,7 +58,7 @@ class VirtualCamOutput(Output):
     def __init__(self, device: str | None, audio_device: str, *, backend: str | None = None) -> None:
         self.device = device
         self.audio_device = audio_device
-        self.backend = backend or CAMERA_BACKENDS.get(_platform(), "")
+        self.backend = backend or CAMERA_BACKENDS.get(platform(), "")
         self.latency_ms = 0.0
         self._camera: Any = None
         self._audio: _AudioOut | None = None
@@ -74,14 +68,14 @@ class VirtualCamOutput(Output):
 
         if not self.audio_device:
             raise CohostError(
-                f"virtualcam output needs live.audio_device set to an audio output device: {AUDIO_HELP.get(_platform(), '')}"
+                f"virtualcam output needs live.audio_device set to an audio output device: {AUDIO_HELP.get(platform(), '')}"
             )
         try:
             self._camera = pyvirtualcam.Camera(width, height, fps, device=self.device, backend=self.backend)
         except (RuntimeError, KeyError) as e:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise CohostError(
-                f"no virtual camera ({first}): {CAMERA_HELP.get(_platform(), 'install a virtual camera')}"
+                f"no virtual camera ({first}): {CAMERA_HELP.get(platform(), 'install a virtual camera')}"
             ) from None
         try:
             self._audio = _AudioOut(self.audio_device, sample_rate)
@@ -113,51 +107,13 @@ class VirtualCamOutput(Output):
             self._camera = None
 
 
-def _sounddevice() -> Any:
-    try:
-        import sounddevice
-    except OSError:
-        raise CohostError("PortAudio not found: install it (Debian/Ubuntu: apt install libportaudio2)") from None
-    return sounddevice
-
-
-def _pulse_sinks() -> list[str]:
-    try:
-        result = subprocess.run(["pactl", "list", "short", "sinks"], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    return [line.split("\t")[1] for line in result.stdout.splitlines() if line.count("\t") >= 1]
-
-
-def _find_device(sd: Any, name: str) -> tuple[int | str, dict[str, str]]:
-    """A PortAudio output device named `name` (exact, else a case-insensitive part of its name),
-    or on Linux a PulseAudio sink of that name played through the `pulse` device. Returns the
-    device and the environment that selects it."""
-    for rescan in (False, True):
-        if rescan:  # PortAudio lists devices once; one created since (a new sink, a cable) needs a rescan
-            sd._terminate()
-            sd._initialize()
-        outputs = [(i, d["name"]) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
-        for i, device_name in outputs:
-            if device_name == name:
-                return i, {}
-        for i, device_name in outputs:
-            if name.lower() in device_name.lower():
-                return i, {}
-        if any(device_name == "pulse" for _, device_name in outputs) and name in _pulse_sinks():
-            return "pulse", {"PULSE_SINK": name}
-    raise CohostError(
-        f"no audio output device {name!r}: {AUDIO_HELP.get(_platform(), 'install a virtual audio cable')}"
-    )
-
-
 class _AudioOut:
     """Plays the engine's blocks through a callback stream fed from a small buffer: writing never
     blocks the engine, and the device's own clock paces the sound."""
 
     def __init__(self, name: str, sample_rate: int) -> None:
-        sd = _sounddevice()
-        device, env = _find_device(sd, name)
+        sd = sounddevice()
+        device = find_device(sd, name, "output", AUDIO_HELP.get(platform(), "install a virtual audio cable"))
         self._blocks: deque[np.ndarray] = deque()
         self._offset = 0  # samples of _blocks[0] already played
         self._buffered = 0
@@ -168,21 +124,15 @@ class _AudioOut:
         self.underruns = 0
         self.dropped = 0
         self.played = 0
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)  # libpulse reads PULSE_SINK when the stream connects, i.e. now
         try:
-            sd.check_output_settings(device=device, channels=1, dtype="int16", samplerate=sample_rate)
-            self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="int16", device=device,
-                                           latency=DEVICE_LATENCY_S, callback=self._callback)  # fmt: skip
-            self._stream.start()
+            with selected(device):
+                sd.check_output_settings(device=device.device, channels=1, dtype="int16", samplerate=sample_rate)
+                self._stream = sd.OutputStream(samplerate=sample_rate, channels=1, dtype="int16",
+                                               device=device.device, latency=DEVICE_LATENCY_S,
+                                               callback=self._callback)  # fmt: skip
+                self._stream.start()
         except sd.PortAudioError as e:
             raise CohostError(f"cannot play to audio device {name!r}: {e}") from None
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         self.latency_ms = (float(self._stream.latency) + PREFILL_S) * 1000
 
     def write(self, pcm: np.ndarray) -> None:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import tempfile
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from engine.api.server import ControlApi
-from engine.app.build import live_engine
+from engine.app.build import live_engine, with_played
 from engine.app.session import conversation_session
 from engine.chat.base import ChatSource
 from engine.config import Config
 from engine.conversation.director import Conversation
 from engine.live.events import Event, FanOut
+from engine.obs_install import install
+from engine.output.base import Output
+from tests.harness.obs import ObsProcess
+from tests.harness.process import free_port
 
 
 def light_config(config: Config, queue_path: Path) -> Config:
@@ -32,19 +38,50 @@ def light_config(config: Config, queue_path: Path) -> Config:
 
 @contextmanager
 def small_conversation(
-    config: Config, queue_path: Path | None = None, sources: list[ChatSource] | None = None
+    config: Config,
+    queue_path: Path | None = None,
+    sources: list[ChatSource] | None = None,
+    *,
+    outputs: list[Output] | None = None,
 ) -> Iterator[Conversation]:
-    """A real, running LiveEngine (no outputs) and its Conversation, as `cohost live` wires them, with
-    these chat sources; the queue in `queue_path` (default: a temporary file). The engine's events
-    go to `conversation.sinks`, a list tests plug their sinks into."""
+    """A real, running LiveEngine (no outputs, or `outputs`) and its Conversation, as `cohost live`
+    wires them, with these chat sources; the queue in `queue_path` (default: a temporary file); the
+    listener when `config` enables [hearing]. The engine's events go to `conversation.sinks`, a list
+    tests plug their sinks into."""
     with tempfile.TemporaryDirectory(prefix="cohost-queue-") as tmp:
         small = light_config(config, queue_path or Path(tmp) / "queue.sqlite3")
         fan_out = FanOut()
-        with live_engine(small, [], sink=fan_out) as engine:
+        played = with_played(small, fan_out)
+        with live_engine(small, [*(outputs or []), *([played] if played else [])], sink=fan_out) as engine:
             engine.start()
-            with conversation_session(small, engine, fan_out, sources or []) as conversation:
+            with conversation_session(small, engine, fan_out, sources or [], played=played) as conversation:
                 conversation.sinks = fan_out.sinks  # type: ignore[attr-defined]
                 yield conversation
+
+
+@contextmanager
+def obs_with_the_script(
+    home: Path, api_port: int, token: str, more_scripts: list[Path] | None = None, env: dict[str, str] | None = None
+) -> Iterator[ObsProcess]:
+    """A real OBS set up the way a user's is: `install.py --obs` (engine.obs_install) writes the
+    websocket settings and the "obs-cohost" collection, which lists obs_script/cohost_obs.py with the
+    engine's address and token (plus `more_scripts`); returned once the script reached the engine."""
+    obs_config = home / ".config" / "obs-studio"
+    obs_config.mkdir(parents=True)
+    # A user who has opened OBS once (FirstRun=true: no auto-configuration wizard).
+    (obs_config / "global.ini").write_text("[General]\nFirstRun=true\nEnableAutoUpdates=false\n")
+    config_path = home / "cohost.toml"
+    config_path.write_text(f'[obs]\nport = {free_port()}\n\n[api]\nport = {api_port}\ntoken = "{token}"\n')
+    install(config_path, obs_config, obs_version=29, dry_run=False)
+    collection_path = obs_config / "basic" / "scenes" / "obs-cohost.json"
+    collection = json.loads(collection_path.read_text())
+    collection["modules"]["scripts-tool"] += [{"path": str(path), "settings": {}} for path in more_scripts or []]
+    collection_path.write_text(json.dumps(collection))
+    obs_settings = tomllib.loads(config_path.read_text())["obs"]
+    with ObsProcess(home, obs_settings["port"], obs_settings["password"], scene_collection="obs-cohost",
+                    write_config=False, env=env) as process:  # fmt: skip
+        process.wait_for_log("engine status: connected")
+        yield process
 
 
 @contextmanager

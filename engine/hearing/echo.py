@@ -1,0 +1,176 @@
+"""The co-host's own voice coming back through the streamer's microphone (speakers in the room, or
+a loopback) must not count as the streamer. The engine knows exactly what it played: an output of
+the engine keeps the last seconds of it as one continuous stream, and the listener takes it out of
+the microphone's continuous stream before the VAD and Whisper see it.
+
+Both streams are counted in their own samples, so the echo's delay between them stays put (the
+wall clock would add the jitter of every thread hand-over). The delay is found by normalised
+cross-correlation over the last half second, checked again a few times a second and refined by a
+few samples at every window; the played sound at that delay, scaled by least squares, is
+subtracted. On a loopback that leaves silence; the streamer talking over it is left whole.
+
+Limitation: a one-tap canceller. Through speakers in a real room the echo is filtered and
+reverberant, so some of it is left; the VAD threshold is raised while the co-host is heard, and a
+transcript that repeats what the co-host just said is dropped (heard_back).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+from engine.hearing.audio_in import RATE, Resampler
+from engine.live.events import Event, EventKind
+from engine.output.base import Output
+
+KEEP_S = 3.0  # played sound kept; the echo's delay is searched within it
+QUIET = 1e-5  # mean square below which sound counts as silence (nothing to echo)
+ESTIMATE_S = 0.5  # microphone sound the delay is found on
+ESTIMATE_EVERY_S = 0.25
+GAIN_S = 0.25  # microphone sound the echo's level is fitted on
+REFINE = 24  # samples either side of the delay searched at each window (1.5 ms)
+# The echo is fitted as a short filter around the delay (least squares over GAIN_S), not one gain:
+# the sound server's resampling leaves a fraction of a sample of delay, which one tap cannot
+# follow at the high frequencies of "s" and "sh", and a room colours the echo.
+TAPS = 9
+POOR = 0.5  # more of a window's energy than this left over: find the delay again at the next window
+HEARD_BACK_RATIO = 0.7  # a transcript this similar to a recent co-host sentence is its echo
+
+
+class PlayedAudio(Output):
+    """An output of the engine that plays nothing: it keeps the last KEEP_S of the co-host's sound at
+    16 kHz, as one stream, and its recent sentences."""
+
+    name = "played"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = np.zeros(round(KEEP_S * RATE), np.float32)
+        self._total = 0  # 16 kHz samples written since open; the buffer ends there
+        self._resample: Resampler | None = None
+        self._lines: deque[tuple[float, str]] = deque(maxlen=20)
+
+    def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
+        self._resample = Resampler(sample_rate)
+
+    def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
+        assert self._resample is not None
+        block = self._resample(pcm.astype(np.float32) / 32768)
+        with self._lock:
+            self._buffer = np.concatenate([self._buffer[len(block) :], block])
+            self._total += len(block)
+
+    def close(self) -> None:
+        pass
+
+    def snapshot(self) -> tuple[np.ndarray, int]:
+        """The kept sound and the stream position one past its end."""
+        with self._lock:
+            return self._buffer, self._total
+
+    def on_event(self, event: Event) -> None:
+        """The engine's events: each sentence the co-host starts saying is remembered (heard_back)."""
+        if event.kind is EventKind.SUBTITLE:
+            self._lines.append((time.monotonic(), event.text))
+
+    def heard_back(self, transcript: str, within_s: float = 10.0) -> bool:
+        """The transcript repeats a sentence the co-host said in the last `within_s`."""
+        words = _words(transcript)
+        if not words:
+            return False
+        since = time.monotonic() - within_s
+        return any(
+            difflib.SequenceMatcher(None, words, _words(text)).ratio() >= HEARD_BACK_RATIO
+            for at, text in list(self._lines)
+            if at >= since
+        )
+
+
+class EchoCanceller:
+    """Owned by the listening thread: the microphone's windows in, with the played sound taken out."""
+
+    def __init__(self, played: PlayedAudio) -> None:
+        self.played = played
+        self._mic = np.zeros(round(ESTIMATE_S * RATE), np.float32)
+        self._count = 0  # microphone samples seen
+        self.delay: int | None = None  # microphone position minus played position of the same sound
+        self._estimated_at = 0
+
+    def active(self) -> bool:
+        """The co-host made sound within the kept span: an echo of it may be on the microphone."""
+        buffer, _ = self.played.snapshot()
+        return float(np.mean(buffer[-round(1.0 * RATE) :] ** 2)) >= QUIET
+
+    def process(self, window: np.ndarray) -> np.ndarray:
+        self._mic = np.concatenate([self._mic[len(window) :], window])
+        self._count += len(window)
+        buffer, total = self.played.snapshot()
+        if float(np.mean(buffer**2)) < QUIET:
+            return window
+        if self.delay is None or self._count - self._estimated_at >= ESTIMATE_EVERY_S * RATE:
+            self._estimate(buffer, total)
+        if self.delay is None:
+            return window
+        self.delay = self._refine(buffer, total, self.delay)
+        fit = round(GAIN_S * RATE)
+        half = TAPS // 2
+        shifted = [self._aligned(buffer, total, self.delay + tap, fit) for tap in range(-half, half + 1)]
+        if any(column is None for column in shifted):
+            return window
+        x = np.stack(shifted, axis=1).astype(np.float64)  # (fit, TAPS): the played sound around the delay
+        gram = x.T @ x
+        regular = 1e-3 * float(np.trace(gram)) / TAPS + 1e-9
+        taps = np.linalg.solve(gram + regular * np.eye(TAPS), x.T @ self._mic[-fit:])
+        left = (window - x[-len(window) :] @ taps).astype(np.float32)
+        if float(np.dot(left, left)) > POOR * float(np.dot(window, window)):
+            self._estimated_at = -RATE  # the delay may have jumped (the output dropped or waited): look again now
+        return left
+
+    def _aligned(self, buffer: np.ndarray, total: int, delay: int, length: int) -> np.ndarray | None:
+        """The played sound lined up with the last `length` microphone samples at `delay`."""
+        end = self._count - delay - (total - len(buffer))  # in buffer positions
+        start = end - length
+        if start < 0 or end > len(buffer):
+            return None
+        return buffer[start:end]
+
+    def _estimate(self, buffer: np.ndarray, total: int) -> None:
+        mic = self._mic
+        if float(np.mean(mic**2)) < QUIET:  # nothing on the microphone to match yet
+            return
+        self._estimated_at = self._count
+        shift = best_shift(mic, buffer)
+        self.delay = self._count - (total - len(buffer) + shift + len(mic))
+
+    def _refine(self, buffer: np.ndarray, total: int, delay: int) -> int:
+        mic = self._mic[-round(GAIN_S * RATE) :]
+        best, best_score = delay, -1.0
+        for candidate in range(delay - REFINE, delay + REFINE + 1, 2):
+            reference = self._aligned(buffer, total, candidate, len(mic))
+            if reference is None:
+                continue
+            energy = float(np.dot(reference, reference))
+            score = float(np.dot(mic, reference)) / np.sqrt(energy) if energy > 0 else 0.0
+            if score > best_score:
+                best, best_score = candidate, score
+        return best
+
+
+def best_shift(mic: np.ndarray, reference: np.ndarray) -> int:
+    """Where in `reference` the stretch `mic` matches best: the start of the highest normalised
+    cross-correlation (by FFT)."""
+    n = len(mic)
+    size = 1 << (len(reference) + n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(reference, size) * np.conj(np.fft.rfft(mic, size)), size)[: len(reference) - n + 1]
+    energy = np.cumsum(np.concatenate([[0.0], reference.astype(np.float64) ** 2]))
+    under = energy[n:] - energy[:-n]  # the reference's energy under each shift
+    return int(np.argmax(corr / np.sqrt(np.maximum(under, 1e-12))))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[\w']+", text.lower())

