@@ -43,14 +43,15 @@ LINES_AHEAD = 2  # lines kept waiting behind the one being spoken
 THREAD_GROUPS = {"cohost-clock": "clock", "cohost-stream": "encoder", "cohost-voice": "voice", "MainThread": "bench"}
 
 
-def _thread_cpu() -> dict[str, float]:
-    """CPU seconds per thread group, from /proc (empty where there is no /proc)."""
+def thread_cpu(thread_groups: dict[str, str] = THREAD_GROUPS) -> dict[str, float]:
+    """CPU seconds per thread group (threads named in `thread_groups`; the rest is "native"), from
+    /proc (empty where there is no /proc)."""
     groups: dict[str, float] = {}
     try:
         tids = os.listdir("/proc/self/task")
     except OSError:
         return groups
-    names = {t.native_id: THREAD_GROUPS.get(t.name, "native") for t in threading.enumerate()}
+    names = {t.native_id: thread_groups.get(t.name, "native") for t in threading.enumerate()}
     tick = os.sysconf("SC_CLK_TCK")
     for tid in tids:
         try:
@@ -73,7 +74,7 @@ class _Mark:
 
     @classmethod
     def now(cls, engine: LiveEngine) -> _Mark:
-        return cls(time.monotonic(), time.process_time(), _thread_cpu(), engine.status())
+        return cls(time.monotonic(), time.process_time(), thread_cpu(), engine.status())
 
 
 def _phase(

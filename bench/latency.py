@@ -182,13 +182,13 @@ def run(config: Config, backend: str, messages: int, seed: int) -> dict[str, Any
         "size": f"{config.render.width}x{config.render.height}",
         "fps": fps,
         "messages": messages,
-        "first_audio_ms": _summary(audio_ms),
-        "first_speaking_frame_ms": _summary(frame_ms),
-        "brain_first_token_ms": _summary(first_token_ms),
-        "first_sentence_ready_ms": _summary(first_sentence_ms),
+        "first_audio_ms": summary(audio_ms),
+        "first_speaking_frame_ms": summary(frame_ms),
+        "brain_first_token_ms": summary(first_token_ms),
+        "first_sentence_ready_ms": summary(first_sentence_ms),
         "heard_while_brain_still_writing": still_writing,
-        "stop_to_brain_stopped_ms": _summary(stop_ms),
-        "stop_to_voice_idle_ms": _summary(voice_stop_ms),
+        "stop_to_brain_stopped_ms": summary(stop_ms),
+        "stop_to_voice_idle_ms": summary(voice_stop_ms),
         "targets_ms_scripted": TARGETS_MS,
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "cpu_count": os.cpu_count(),
@@ -204,7 +204,7 @@ def _wait_quiet(conversation: Any, timeout: float = ANSWER_WAIT_S) -> None:
     raise CohostError("the co-host did not go quiet between messages")
 
 
-def _summary(values: list[float]) -> dict[str, float]:
+def summary(values: list[float]) -> dict[str, float]:
     if not values:
         return {"n": 0}
     ordered = np.sort(np.asarray(values))

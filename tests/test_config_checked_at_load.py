@@ -63,6 +63,11 @@ MORE_BAD_VALUES = [
     ("[moderation]\nhate_threshold = true", "[moderation] hate_threshold must be a number, got True"),
     ("[brain]\ntemperature = -0.5", "[brain] temperature must be a number at least 0, got -0.5"),
     ("[persona]\nmax_sentences = 0", "[persona] max_sentences must be a whole number over 0, got 0"),
+    ('[hearing]\nmode = "sometimes"',
+     """[hearing] mode must be one of "push_to_talk", "wake", "always", got 'sometimes'"""),
+    ("[hearing]\nend_silence_ms = 50", "[hearing] end_silence_ms must be a whole number from 100 to 5000, got 50"),
+    ("[hearing]\nvad_threshold = 0", "[hearing] vad_threshold must be a number over 0 and at most 1, got 0"),
+    ('[hearing]\nbarge_in = "yell"', """[hearing] barge_in must be one of "stop", "duck", "off", got 'yell'"""),
     ("[nope]", "unknown section [nope]"),
     ("[render]\nframerate = 30", "unknown key 'framerate' in [render]"),
 ]  # fmt: skip

@@ -8,9 +8,11 @@ espeak-ng's American one) and real recorded human speech from Debian's alsa-util
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import threading
 import time
+import urllib.request
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +32,8 @@ from engine.hearing.vad import WINDOW
 from engine.hearing.wake import WakeNames
 from engine.live.events import Event, EventKind
 from engine.output.virtualcam import VirtualCamOutput
-from tests.harness.live import small_conversation
-from tests.harness.process import wait_until
+from tests.harness.live import obs_with_the_script, serving_api, small_conversation
+from tests.harness.process import free_port, wait_until
 from tests.harness.pulse import VIRTUAL_MIC, PulseServer
 
 HUMAN = Path("/usr/share/sounds/alsa")
@@ -369,3 +371,33 @@ def test_the_streamer_talking_over_the_co_host_stops_it_and_its_own_voice_does_n
         wait_until(lambda: not conversation.status().engine.speaking, 5, "the co-host to go quiet")
         heard = events.wait(EventKind.HEARD)
         assert {"wait", "hold"} & set(words(heard.text))
+
+
+def test_push_to_talk_through_the_obs_hotkey_gates_what_is_heard(config, pulse_env, tmp_path):
+    """The OBS script's push-to-talk hotkey, fired in a real headless OBS, opens the microphone;
+    obs-websocket can only press a hotkey (OBS sends no release that way), so the release goes to
+    POST /ptt as the script sends it when the key comes up."""
+    token = "hearing-ptt-token-5kQ2"
+    with (
+        small_conversation(hearing_config(config, mode="push_to_talk")) as conversation,
+        serving_api(conversation, free_port(), token) as api,
+        obs_with_the_script(tmp_path / "obs-home", api.port, token) as obs,
+    ):
+        events = Events()
+        conversation.sinks.append(events)  # type: ignore[attr-defined]
+        wait_until(lambda: conversation.status().hearing.listening, 15, "the microphone to open")
+        question = espeak_wav(tmp_path / "q.wav", "Hey Nova, what do you think?")
+
+        play_into_mic(pulse_env, question).wait(30)
+        time.sleep(1.5)
+        assert not events.of(EventKind.HEARD)  # the key is up: nothing is heard
+
+        obs.call("TriggerHotkeyByName", hotkeyName="cohost.push_to_talk")
+        wait_until(lambda: conversation.status().hearing.push_to_talk, 10, "the key to be down")
+        play_into_mic(pulse_env, question).wait(30)
+        request = urllib.request.Request(f"{api.url}/ptt", data=json.dumps({"down": False}).encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+        urllib.request.urlopen(request, timeout=10).read()
+        heard = events.wait(EventKind.HEARD)
+        assert {"what", "think"} <= set(words(heard.text)) and heard.question == "yes"  # every utterance is a question
+        events.wait(EventKind.SPEAKING_STARTED)  # answered, first in the queue

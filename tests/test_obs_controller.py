@@ -3,6 +3,7 @@ with its audio on a real PulseAudio server."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ from engine.errors import CohostError
 from engine.live.events import Event, EventKind
 from engine.obs.bridge import ObsBridge
 from engine.obs.controller import ObsController
-from engine.obs.sources import AVATAR, KEY_FILTER, QUESTION, SUBTITLES, ObsSetup
+from engine.obs.sources import AVATAR, HEARD, KEY_FILTER, QUESTION, SUBTITLES, ObsSetup
 from tests.harness import ObsProcess, free_port
 from tests.harness.fixtures import OBS_PASSWORD
 from tests.harness.process import wait_until
@@ -224,3 +225,21 @@ def test_sources_lost_with_obs_are_recreated_once_on_reconnect(obs: ObsProcess, 
     assert_each_source_once(obs)
     controller.show_subtitle("Still here.")  # and speech goes on
     assert text_of(obs, SUBTITLES) == "Still here."
+
+
+# After the restart test: the caption it adds would be one source too many there.
+def test_the_streamers_words_show_in_their_caption_as_heard_until_the_co_host_answers(obs: ObsProcess):
+    with controller_for(obs, dataclasses.replace(SETUP, heard_caption=True)) as controller:
+        bridge = ObsBridge(controller, heard_caption=True)
+        try:
+            bridge(Event(EventKind.HEARD_PARTIAL, text="Hey Nova what"))
+            assert bridge.flush(10)
+            assert text_of(obs, HEARD) == "Hey Nova what"
+            bridge(Event(EventKind.HEARD, text="Hey Nova, what do you think?", question="yes"))
+            assert bridge.flush(10)
+            assert text_of(obs, HEARD) == "Hey Nova, what do you think?"
+            bridge(Event(EventKind.SPEAKING_STARTED, line_id="1", text="I think so.", question="streamer: Hey Nova"))
+            assert bridge.flush(10)
+            assert text_of(obs, HEARD) == "" and text_of(obs, QUESTION) == "streamer: Hey Nova"
+        finally:
+            bridge.close()

@@ -12,7 +12,7 @@ from engine.cli_args import CliParser, parse_fps, parse_size
 from engine.config import Config, load_config
 from engine.errors import CohostError, UsageError, report
 
-BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency", "moderation")
+BENCHMARKS = ("render", "voice", "lipsync", "obs", "cpu", "latency", "moderation", "hearing")
 
 
 def _with_voice(config: Config, voice: str | None) -> Config:

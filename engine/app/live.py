@@ -66,7 +66,7 @@ def _run(config: Config, engine: LiveEngine, api: ControlApi, controller: Any, f
         if controller is not None:
             from engine.obs.bridge import ObsBridge
 
-            bridge = ObsBridge(controller)
+            bridge = ObsBridge(controller, heard_caption=config.hearing.enabled)
             fan_out.sinks.append(bridge)
         api.start()
         fan_out.sinks.append(api.publish)

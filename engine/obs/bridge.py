@@ -24,20 +24,24 @@ RECONNECT_POLL_S = 1.0
 
 @dataclass(frozen=True)
 class Shown:
-    """What OBS should show: the subtitle, the question overlay, and whether audio is ducked."""
+    """What OBS should show: the subtitle, the question overlay, whether audio is ducked, and what the
+    co-host hears the streamer say (None: no such caption in OBS)."""
 
     subtitle: str = ""
     question: str = ""
     ducked: bool = False
+    heard: str | None = None
 
 
 class ObsBridge:
     """An EventSink (engine/live/events.py): speaking_started shows the question and ducks,
-    subtitle shows the sentence, speaking_ended (or stopped) clears both and unducks."""
+    subtitle shows the sentence, speaking_ended (or stopped) clears both and unducks. With
+    `heard_caption`, heard_partial and heard show the streamer's words until the co-host speaks."""
 
-    def __init__(self, controller: ObsController):
+    def __init__(self, controller: ObsController, heard_caption: bool = False):
         self.controller = controller
-        self._wanted = Shown()
+        self._idle = Shown(heard="" if heard_caption else None)
+        self._wanted = self._idle
         self._applied: Shown | None = None  # None: unknown (never applied, or OBS came back)
         self._changed = threading.Condition()
         self._closing = False
@@ -47,11 +51,13 @@ class ObsBridge:
     def __call__(self, event: Event) -> None:
         with self._changed:
             if event.kind is EventKind.SPEAKING_STARTED:
-                self._wanted = Shown(subtitle="", question=event.question, ducked=True)
+                self._wanted = replace(self._idle, question=event.question, ducked=True)
             elif event.kind is EventKind.SUBTITLE:
                 self._wanted = replace(self._wanted, subtitle=event.text)
             elif event.kind in (EventKind.SPEAKING_ENDED, EventKind.STOPPED):
-                self._wanted = Shown()
+                self._wanted = replace(self._idle, heard=self._wanted.heard)
+            elif event.kind in (EventKind.HEARD_PARTIAL, EventKind.HEARD) and self._idle.heard is not None:
+                self._wanted = replace(self._wanted, heard=event.text)
             else:
                 return
             self._changed.notify_all()
@@ -63,7 +69,9 @@ class ObsBridge:
 
     def close(self, timeout: float = 3.0) -> None:
         """Clears the overlays and unducks (best effort, up to `timeout` s), then stops the worker."""
-        self(Event(EventKind.SPEAKING_ENDED))
+        with self._changed:
+            self._wanted = self._idle
+            self._changed.notify_all()
         self.flush(timeout)
         with self._changed:
             self._closing = True
@@ -99,6 +107,8 @@ class ObsBridge:
             self._show(self.controller.show_question, wanted.question)
         if applied is None or wanted.subtitle != applied.subtitle:
             self._show(self.controller.show_subtitle, wanted.subtitle)
+        if wanted.heard is not None and (applied is None or wanted.heard != applied.heard):
+            self._show(self.controller.show_heard, wanted.heard)
 
     def _show(self, show: Callable[[str], None], text: str) -> None:
         try:

@@ -20,7 +20,16 @@ from engine.config import Config
 from engine.errors import CohostError
 from engine.obs.client import ObsAuthFailed, ObsConnection, ObsRequestFailed, ObsUnavailable
 from engine.obs.duck import Ducker
-from engine.obs.sources import QUESTION, SUBTITLES, SUBTITLES_ONLY, ObsSetup, Request, SetupReport, ensure_sources
+from engine.obs.sources import (
+    HEARD,
+    QUESTION,
+    SUBTITLES,
+    SUBTITLES_ONLY,
+    ObsSetup,
+    Request,
+    SetupReport,
+    ensure_sources,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -77,6 +86,7 @@ class ObsController:
             duck_sources=tuple(config.obs.duck_sources),
             duck_db=config.obs.duck_db,
             avatar_sync_offset_ms=config.obs.avatar_sync_offset_ms,
+            heard_caption=config.hearing.enabled,
         )
         return cls(config.obs.host, config.obs.port, config.obs.password, config.obs.scene, setup)
 
@@ -237,6 +247,9 @@ class ObsController:
 
     def show_question(self, text: str) -> None:
         self.call("SetInputSettings", inputName=QUESTION, inputSettings={"text": text})
+
+    def show_heard(self, text: str) -> None:
+        self.call("SetInputSettings", inputName=HEARD, inputSettings={"text": text})
 
     def duck(self, active: bool) -> None:
         """Turns the configured duck sources down by duck_db (True) or back to the user's level (False).

@@ -17,6 +17,7 @@ LOG = logging.getLogger(__name__)
 AVATAR = "Co-host avatar"  # not "Co-host": scenes and sources share one namespace in OBS, and that is the scene
 SUBTITLES = "Co-host subtitles"
 QUESTION = "Co-host question"
+HEARD = "Co-host hears"  # the streamer's words as the co-host hears them ([hearing] enabled)
 KEY_FILTER = "Co-host key"
 
 # OBS_ALIGN_* flags of a scene item's anchor: centre is 0.
@@ -33,6 +34,7 @@ class ObsSetup:
         source (e.g. the co-host reaches OBS through a virtual camera instead).
     key_color: the colour to key out of the avatar with OBS's chroma key (background = "key"); None = no key.
     duck_sources, duck_db: audio inputs turned down by duck_db while the co-host speaks.
+    heard_caption: a caption of what the co-host hears the streamer say (partials as they change).
     avatar_sync_offset_ms: the avatar's audio sync offset, set when the source is created (later
         changes made in OBS's Advanced Audio Properties are the user's and are kept).
     """
@@ -40,6 +42,7 @@ class ObsSetup:
     avatar_url: str | None = None
     avatar_sync_offset_ms: float = 0.0
     key_color: Colour | None = None
+    heard_caption: bool = False
     duck_sources: tuple[str, ...] = ()
     duck_db: float = -12.0
 
@@ -188,6 +191,13 @@ def ensure_sources(request: Request, scene: str, setup: ObsSetup, platform: str)
         text_settings(report.text_kind, width, height, "top"),
         {"positionX": width / 2, "positionY": margin, "alignment": _ALIGN_TOP},
     )
+    if setup.heard_caption:  # above the subtitles, by about two lines of them
+        ensure(
+            HEARD,
+            report.text_kind,
+            text_settings(report.text_kind, width, height, "bottom"),
+            {"positionX": width / 2, "positionY": height - margin - height / 6, "alignment": _ALIGN_BOTTOM},
+        )
     return report
 
 
