@@ -26,8 +26,8 @@ from engine.live.events import Event
 from engine.live.track import FADE_S, LINE_GAP_S, SENTENCE_GAP_S
 from engine.output import make_outputs
 from engine.output.file import FileOutput
-from engine.voice.base import SpeechChunk
 from engine.voice.espeak import EspeakBackend
+from tests.harness.voices import Tapped
 
 SMALL = (320, 180)
 TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Then it runs far away into the woods."
@@ -89,29 +89,9 @@ class Events(list):
             return self.of(kind)[count - 1]
 
 
-class Tapped:
-    """The real espeak voice, keeping a copy of every chunk it hands the engine (espeak varies its
-    output slightly from call to call, so the test compares against exactly what was spoken)."""
-
-    name = "espeak"
-
-    def __init__(self) -> None:
-        self._voice = EspeakBackend("en-us")
-        self.sample_rate = self._voice.sample_rate
-        self.chunks: list[SpeechChunk] = []
-
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
-        for chunk in self._voice.stream(text, continued):
-            self.chunks.append(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self._voice.close()
-
-
 @pytest.fixture
 def espeak() -> Tapped:
-    return Tapped()
+    return Tapped(EspeakBackend("en-us"))
 
 
 @pytest.fixture(scope="module")

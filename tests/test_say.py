@@ -15,28 +15,12 @@ from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
 from engine.live.track import SENTENCE_GAP_S
 from engine.media.decode import read_audio
-from engine.voice.base import SpeechChunk, VoiceBackend
+from engine.voice.base import SpeechChunk
+from tests.harness.voices import Tapped
 
 SIZE = (320, 180)
 FPS = 30
 TEXT = "Hello chat. Thanks for the follow! See you next time."
-
-
-class Tapped:
-    """The real voice, keeping every chunk it hands the engine."""
-
-    def __init__(self, voice: VoiceBackend) -> None:
-        self._voice = voice
-        self.name, self.sample_rate = voice.name, voice.sample_rate
-        self.chunks: list[SpeechChunk] = []
-
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
-        for chunk in self._voice.stream(text, continued):
-            self.chunks.append(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        pass
 
 
 class Mute(Tapped):
@@ -57,7 +41,7 @@ def renderer(config) -> Renderer:
 
 
 def test_the_clip_is_the_lead_in_the_whole_line_and_the_tail(tmp_path, renderer, piper_voice):
-    voice = Tapped(piper_voice)
+    voice = Tapped(piper_voice, owns=False)
     clip = render_clip(TEXT, renderer, voice, tmp_path / "say.mp4", fps=FPS)
 
     assert len(voice.chunks) == 3  # one chunk per sentence
@@ -80,4 +64,4 @@ def test_the_clip_is_the_lead_in_the_whole_line_and_the_tail(tmp_path, renderer,
 
 def test_a_voice_that_produces_nothing_is_one_clear_error(tmp_path, renderer, piper_voice):
     with pytest.raises(CohostError, match="the voice produced no speech for this text"):
-        render_clip(TEXT, renderer, Mute(piper_voice), tmp_path / "nothing.mp4", fps=FPS)
+        render_clip(TEXT, renderer, Mute(piper_voice, owns=False), tmp_path / "nothing.mp4", fps=FPS)

@@ -14,14 +14,13 @@ import json
 import logging
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
-import pyvirtualcam
 
 from engine.obs.controller import ObsController
 from engine.obs.voice_sync import sync_separate_voice, voice_sync_offset_ms
 from engine.output.virtualcam import VirtualCamOutput
 from tests.harness import ObsProcess
+from tests.harness.camera import NowhereCamera  # noqa: F401 (registers the "nowhere" camera backend)
 from tests.harness.fixtures import OBS_PASSWORD
 from tests.harness.process import wait_until
 from tests.harness.pulse import PulseServer
@@ -40,28 +39,6 @@ def voice_input(obs: ObsProcess) -> str:
         inputSettings={"device_id": "cohost_out.monitor"},
     )
     return VOICE
-
-
-class NowhereCamera:
-    """pyvirtualcam's backend interface; the frames go nowhere (this test is about the voice)."""
-
-    def __init__(self, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: object) -> None:
-        pass
-
-    def send(self, frame: np.ndarray) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def device(self) -> str:
-        return "nowhere0"
-
-    def native_fourcc(self) -> int | None:
-        return None
-
-
-pyvirtualcam.register_backend("nowhere", NowhereCamera)
 
 
 @pytest.fixture(scope="module")

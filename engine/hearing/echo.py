@@ -39,6 +39,7 @@ REFINE = 24  # samples either side of the delay searched at each window (1.5 ms)
 # follow at the high frequencies of "s" and "sh", and a room colours the echo.
 TAPS = 9
 POOR = 0.5  # more of a window's energy than this left over: find the delay again at the next window
+GOOD = 0.1  # less than this left over: the canceller has the echo
 HEARD_BACK_RATIO = 0.7  # a transcript this similar to a recent co-host sentence is its echo
 
 
@@ -100,6 +101,9 @@ class EchoCanceller:
         self._count = 0  # microphone samples seen
         self.delay: int | None = None  # microphone position minus played position of the same sound
         self._estimated_at = 0
+        # The echo has been taken out well at least once since the co-host started making sound:
+        # until then, sound left over cannot be told from the streamer's.
+        self.converged = False
 
     def active(self) -> bool:
         """The co-host made sound within the kept span: an echo of it may be on the microphone."""
@@ -110,8 +114,10 @@ class EchoCanceller:
         self._mic = np.concatenate([self._mic[len(window) :], window])
         self._count += len(window)
         buffer, total = self.played.snapshot()
-        if float(np.mean(buffer**2)) < QUIET:
-            return window
+        if float(np.mean(buffer[-round(1.0 * RATE) :] ** 2)) < QUIET:
+            self.converged = False  # quiet for a second: the next line starts over
+            if float(np.mean(buffer**2)) < QUIET:
+                return window
         if self.delay is None or self._count - self._estimated_at >= ESTIMATE_EVERY_S * RATE:
             self._estimate(buffer, total)
         if self.delay is None:
@@ -127,7 +133,10 @@ class EchoCanceller:
         regular = 1e-3 * float(np.trace(gram)) / TAPS + 1e-9
         taps = np.linalg.solve(gram + regular * np.eye(TAPS), x.T @ self._mic[-fit:])
         left = (window - x[-len(window) :] @ taps).astype(np.float32)
-        if float(np.dot(left, left)) > POOR * float(np.dot(window, window)):
+        heard, kept = float(np.dot(window, window)), float(np.dot(left, left))
+        if heard > QUIET * len(window) and kept < GOOD * heard:
+            self.converged = True
+        if kept > POOR * heard:
             self._estimated_at = -RATE  # the delay may have jumped (the output dropped or waited): look again now
         return left
 

@@ -35,6 +35,7 @@ RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits before each reopening of a failed
 # threshold is raised and speech must last 96 ms, not 64 ms (barge-in waits those 32 ms more).
 THRESHOLD_WHILE_SPEAKING = 0.2
 START_WINDOWS_WHILE_SPEAKING = 3
+TRAILING_S = 0.2  # silence after the speech in what is transcribed at a pause (as Endpointer.take keeps)
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,13 @@ class Listener:
         self._on_end = on_end
         self._ptt_down = False
         self._stop = threading.Event()
-        # Transcription jobs: (audio, final, ended_at); an Event (drain) is set once reached; None stops.
-        self._jobs: queue.Queue[tuple[np.ndarray, bool, float] | threading.Event | None] = queue.Queue()
+        # Transcription jobs; an Event (drain) is set once reached; None stops.
+        self._jobs: queue.Queue[_Job | threading.Event | None] = queue.Queue()
+        self._utterance = 0  # utterances started so far
         self._partial_busy = threading.Event()
         self._pending = np.zeros(0, np.float32)
         self._last_partial = 0.0
+        self._partial_cost_s = 0.0  # how long the last partial transcript took
         self._status = ListenerStatus(False, False, False, "", "")
         self._threads: list[threading.Thread] = []
 
@@ -179,25 +182,41 @@ class Listener:
             self._window(window)
 
     def _window(self, window: np.ndarray) -> None:
-        echo = self._echo is not None and self._echo.active()
+        echo = unsure = False
         if self._echo is not None:
+            echo = self._echo.active()
             window = self._echo.process(window)
+            unsure = echo and not self._echo.converged
         endpointer = self._endpointer
         if self.push_to_talk:
             self._push_to_talk_window(window)
             return
         threshold = endpointer.endpoint.threshold + (THRESHOLD_WHILE_SPEAKING if echo else 0.0)
         start = START_WINDOWS_WHILE_SPEAKING if echo else START_WINDOWS
-        event = endpointer.push(window, self._vad.probability(window), min(threshold, 0.95), start)
+        probability = self._vad.probability(window)
+        if unsure and not endpointer.speaking:
+            probability = 0.0  # the co-host just started: its echo is not yet found, nothing starts
+        event = endpointer.push(window, probability, min(threshold, 0.95), start)
         if event == "start":
+            self._utterance += 1
             self._status.speaking = True
             self._sink.speech_started()
         elif event in ("end", "discard"):
+            key = (self._utterance, endpointer.speech_windows)
             self._status.speaking = False
             self._sink.speech_ended()
             audio = endpointer.take()
             if event == "end":
-                self._jobs.put((audio, True, time.monotonic() - endpointer.endpoint.end_silence_ms / 1000))
+                ended_at = time.monotonic() - endpointer.endpoint.end_silence_ms / 1000
+                self._jobs.put(_Job(audio, "final", key, ended_at))
+        elif endpointer.speaking and endpointer.silent_windows == 1:
+            # The streamer paused: transcribe now, while the endpoint waits to see whether the pause
+            # is the end. If no speech comes before it, this is the final transcript, already made.
+            # Silence is appended as the final transcript would have it (Whisper reads a sentence's
+            # end better with room after it; it pads to 30 s anyway, so this costs nothing).
+            key = (self._utterance, endpointer.speech_windows)
+            audio = np.concatenate([endpointer.audio, np.zeros(round(TRAILING_S * RATE), np.float32)])
+            self._jobs.put(_Job(audio, "guess", key, time.monotonic()))
         elif endpointer.speaking:
             self._maybe_partial()
 
@@ -205,6 +224,7 @@ class Listener:
         endpointer = self._endpointer
         if self._ptt_down:
             if not endpointer.speaking:
+                self._utterance += 1
                 endpointer.start_now()
                 self._status.speaking = True
                 self._sink.speech_started()
@@ -218,51 +238,78 @@ class Listener:
 
     def _end_utterance(self) -> None:
         """Push-to-talk released (or the file ended): the utterance ends now, no endpoint wait."""
+        key = (self._utterance, self._endpointer.speech_windows)
         event = self._endpointer.finish()
         self._status.speaking = False
         if event is not None:
             self._sink.speech_ended()
             audio = self._endpointer.take()
             if event == "end":
-                self._jobs.put((audio, True, time.monotonic()))
+                self._jobs.put(_Job(audio, "final", key, time.monotonic()))
 
     def _maybe_partial(self) -> None:
         if self._partial_interval_s is None or self._partial_busy.is_set():
             return
         now = time.monotonic()
-        if now - self._last_partial < self._partial_interval_s:
+        # Whisper takes as long for a short utterance as for a long one (it reads a 30 s window), so
+        # partials are spaced by at least their own decoding time too: Whisper is busy half the time
+        # at most, and the transcript made at the streamer's pause rarely waits for one.
+        if now - self._last_partial < max(self._partial_interval_s, 2 * self._partial_cost_s):
             return
         self._last_partial = now
         self._partial_busy.set()
-        self._jobs.put((self._endpointer.audio, False, now))
+        self._jobs.put(_Job(self._endpointer.audio, "partial", (self._utterance, -1), now))
 
     # ----- the transcribing thread --------------------------------------------------------------------
 
     def _transcribe_jobs(self) -> None:
+        guessed: tuple[tuple[int, int], str] | None = None  # the last guess: its key and its text
         while (job := self._jobs.get()) is not None:
             if isinstance(job, threading.Event):
                 job.set()
                 continue
-            audio, final, ended_at = job
-            if not final and not self._jobs.empty():  # a newer job waits: this partial is stale
+            if job.kind == "partial" and not self._jobs.empty():  # a newer job waits: this one is stale
                 self._partial_busy.clear()
                 continue
-            try:
-                text = self._transcriber.transcribe(audio)
-            except Exception:  # one lost transcript, not the listener
-                log.exception("hearing: transcription failed")
-                text = ""
-            finally:
-                if not final:
-                    self._partial_busy.clear()
-            if not text:
+            if job.kind == "final" and guessed is not None and guessed[0] == job.key:
+                text = guessed[1]  # nothing was said after the pause the guess was made at
+            else:
+                text = self._transcribe(job)
+            if job.kind == "guess":
+                guessed = (job.key, text)
                 continue
-            if final and self._played is not None and self._played.heard_back(text):
-                log.info("hearing: dropped %r (the co-host's own words coming back)", text)
-                continue
-            if final:
-                self._status.last_heard = text
-            try:
-                self._sink.heard(Heard(text, final, len(audio) / RATE, ended_at))
-            except Exception:
-                log.exception("hearing: the listener's sink failed")
+            if text:
+                self._report(job, text)
+
+    def _transcribe(self, job: _Job) -> str:
+        began = time.monotonic()
+        try:
+            return self._transcriber.transcribe(job.audio)
+        except Exception:  # one lost transcript, not the listener
+            log.exception("hearing: transcription failed")
+            return ""
+        finally:
+            if job.kind == "partial":
+                self._partial_cost_s = time.monotonic() - began
+                self._partial_busy.clear()
+
+    def _report(self, job: _Job, text: str) -> None:
+        final = job.kind == "final"
+        if final and self._played is not None and self._played.heard_back(text):
+            log.info("hearing: dropped %r (the co-host's own words coming back)", text)
+            return
+        if final:
+            self._status.last_heard = text
+        try:
+            self._sink.heard(Heard(text, final, len(job.audio) / RATE, job.ended_at))
+        except Exception:
+            log.exception("hearing: the listener's sink failed")
+
+
+@dataclass(frozen=True)
+class _Job:
+    audio: np.ndarray
+    kind: str  # "partial" (speech goes on), "guess" (at a pause), "final" (the utterance ended)
+    key: tuple[int, int]  # the utterance's number and its speech windows so far: a final whose key
+    # matches a guess's had nothing said after that guess
+    ended_at: float

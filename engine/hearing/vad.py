@@ -78,6 +78,16 @@ class Endpointer:
         self.speaking = False
 
     @property
+    def silent_windows(self) -> int:
+        """Silent windows since the last speech of the utterance under way."""
+        return self._silence
+
+    @property
+    def speech_windows(self) -> int:
+        """Speech windows of the utterance under way: it changes whenever speech goes on."""
+        return self._speech_windows
+
+    @property
     def audio(self) -> np.ndarray:
         """The utterance so far (pre-roll included), for partial transcripts."""
         return np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
