@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from engine.brain.base import BrainRequest
-from engine.brain.scripted import ScriptedBrain
+from engine.brain.scripted import ScriptedBrain, load_script
 from engine.brain.sentences import SentenceSplitter
 from engine.chat.message import ChatMessage
 from engine.errors import CohostError
+from engine.moderation.text import TextFilter
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +155,22 @@ def test_bad_faq_file_is_a_one_line_error_naming_the_file(config, tmp_path: Path
 def test_missing_faq_file_is_named(config, tmp_path: Path) -> None:
     with pytest.raises(CohostError, match=f"cannot read FAQ file {tmp_path / 'none.toml'}: No such file"):
         ScriptedBrain(dataclasses.replace(config.persona, faq_file=str(tmp_path / "none.toml")))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_line_the_scripted_brain_can_say_passes_the_output_filter(config, language: str) -> None:
+    """The scripted brain answers whenever the LLM fails: if moderation refused one of its own lines
+    (a non-answer read as self-harm, say), the co-host would fall silent exactly then."""
+    script = load_script(language)
+    values = {"user": "viewer7", "name": "Nova", "gift": "rose", "amount": "5 USD"}
+    lines = [*script.greetings, script.thanks_gift, script.thanks_superchat, script.thanks_member,
+             *script.non_answers, *(entry.answer for entry in script.faq)]  # fmt: skip
+    text_filter = TextFilter(config.moderation, None, names=["Nova"])
+    refused = []
+    for line in lines:
+        splitter = SentenceSplitter()
+        for sentence in [*splitter.feed(line.format(**values)), *splitter.flush()]:
+            verdict = text_filter.check_output(sentence)
+            if not verdict.ok:
+                refused.append(f"{sentence!r}: {verdict.reason}")
+    assert not refused, refused

@@ -58,6 +58,7 @@ _EVASIONS = {
         "caonima",
         "ni ma si le",
         "nimasile",
+        "我们做ai吧",  # lower case: the pinyin of 做爱, not the acronym
     ],
     "homophones": ["草泥马", "尼玛", "傻哔", "煞笔", "沙比", "你个煞笔", "你是沙比吗", "你马死了", "你马没了"],
     "split by symbols": ["傻*逼", "操.你.妈", "傻 🙂 逼", "傻😀逼", "傻 逼 主播", "你 妈 死 了"],
@@ -79,6 +80,7 @@ _INNOCENT = {
     "a homophone that is a common word": ["纸张很薄", "电脑中了病毒", "菠菜很好吃"],
     "an innocent phrase holding an entry": ["这是跳楼价，大麻烦", "這是跳樓價，大麻煩", "想死你了", "我杀了你的队友"],
     "game talk": ["他杀了你的队友，真可惜", "他殺了你的隊友，真可惜", "杀了这个boss"],
+    "AI, the acronym, beside a character": ["我是做AI助手的", "用AI做视频", "这个AI主播"],
     "English that spells an initial or a syllable": ["can sb help me", "shabby chic", "I like sushi", "ni hao", "sha"],
     "everyday danmaku": [
         "主播好厉害",

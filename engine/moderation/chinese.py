@@ -33,6 +33,9 @@ _HAN_CHAR = re.compile(f"[{_HAN}]")
 _PIECES = re.compile(f"[{_HAN}]|[a-z]+|[0-9]+")
 _SPELLED_LETTERS = re.compile(f"(?<![a-z])([a-z])[^a-z0-9{_HAN}]+(?=[a-z](?![a-z]))")
 _MARKS = re.compile("[\u0300-\u036f]")  # tone marks and accents once decomposed
+# "AI" in capitals is the acronym (做AI助手, 用AI做视频: everyday words for an AI co-host), not the
+# pinyin "ai" of 爱; pinyin is typed in lower case, and "做ai" still reads as 做爱.
+_ACRONYM_AI = re.compile("(?<![A-Za-z])AI(?![A-Za-z])")
 # A homophone that is a dictionary word this common on its own is that word, not an entry: 纸张
 # (zhi zhang, "paper", ~270) for 智障, 菠菜 for 博彩; rare dictionary words like 沙比 (6) or 煞笔 (4)
 # are the evasions. The figure is jieba's count in its corpus of 60 million words.
@@ -142,7 +145,7 @@ class ChineseMatcher:
 
     def find(self, text: str) -> str | None:
         """The entry (or abbreviation) the text holds, else None."""
-        prepared = self._prepare(text)
+        prepared = self._prepare(_ACRONYM_AI.sub("人工智能", text))
         if (found := self._find_abbreviation(prepared)) is not None:
             return found
         pieces, offset = [], 0
