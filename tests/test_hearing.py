@@ -138,6 +138,16 @@ def test_recorded_human_speech_is_transcribed(config):
     assert len(right) >= 4, right
 
 
+def test_the_multilingual_model_hears_chinese_as_chinese(config, tmp_path):
+    """Whisper base (install.py --hearing-multilingual) with [hearing] language = "zh", on espeak-ng's
+    Mandarin (a poor voice: the words come back garbled, but as Chinese)."""
+    zh = dataclasses.replace(config, hearing=dataclasses.replace(config.hearing, model="base", language="zh"))
+    speech = espeak_wav(tmp_path / "zh.wav", "主播你好，今天我们玩什么游戏？", voice="cmn-latn-pinyin")
+    heard = "".join(hear_file(zh, speech).texts())
+    han = sum("\u4e00" <= c <= "\u9fff" for c in heard)
+    assert heard.startswith("主") and han >= 0.8 * len(heard.replace(",", "").replace("，", "").replace(" ", ""))
+
+
 def test_noise_alone_is_never_heard(config):
     ears = hear_file(config, HUMAN / "Noise.wav")
     assert ears.texts() == [] and ears.started == 0

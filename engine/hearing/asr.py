@@ -14,7 +14,7 @@ from engine.errors import CohostError
 # Whisper's segments that it itself thinks hold no speech are dropped: on breath or room noise it
 # otherwise "hears" stock phrases ("Thank you.").
 NO_SPEECH_MAX = 0.6
-MODEL_IDS = {"tiny.en": "asr/whisper-tiny.en"}
+MODEL_IDS = {"tiny.en": "asr/whisper-tiny.en", "base": "asr/whisper-base"}
 
 
 class Transcriber(Protocol):
@@ -41,9 +41,12 @@ class WhisperTranscriber:
         if len(audio) == 0:
             return ""
         with self._lock:
+            # Greedy at temperature 0 only: faster-whisper's fallback to sampling at higher temperatures
+            # (when a decode repeats itself) makes the result random and takes a decode per step; the
+            # streamer's next sentence is a better second chance.
             segments, _ = self._model.transcribe(
                 audio.astype(np.float32), language=self.language, beam_size=1, without_timestamps=True,
-                condition_on_previous_text=False, vad_filter=False,
+                condition_on_previous_text=False, vad_filter=False, temperature=0.0,
             )  # fmt: skip
             words = [s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_MAX]
         return " ".join(word for word in words if word).strip()
