@@ -236,8 +236,23 @@ def pulse_env(pulse: PulseServer, monkeypatch: pytest.MonkeyPatch) -> PulseServe
     return pulse
 
 
-def play_into_mic(pulse: PulseServer, path: Path) -> subprocess.Popen:
-    return subprocess.Popen(["paplay", "--device=cohost_mic", str(path)], env={**pulse.env, "PATH": "/usr/bin:/bin"})
+class Playing:
+    """paplay into the microphone's sink; wait() returns once the sound has been played out (paplay
+    itself ends while up to a second or two of it is still buffered in the server, which the next
+    test's microphone would otherwise hear)."""
+
+    def __init__(self, pulse: PulseServer, path: Path) -> None:
+        self.pulse = pulse
+        self.proc = subprocess.Popen(["paplay", "--latency-msec=50", "--device=cohost_mic", str(path)],
+                                     env={**pulse.env, "PATH": "/usr/bin:/bin"})  # fmt: skip
+
+    def wait(self, timeout: float) -> None:
+        self.proc.wait(timeout)
+        wait_until(lambda: "paplay" not in self.pulse.pactl("list", "sink-inputs"), timeout, "the sound to play out")
+
+
+def play_into_mic(pulse: PulseServer, path: Path) -> Playing:
+    return Playing(pulse, path)
 
 
 def test_speech_played_into_the_microphone_is_heard(config, pulse_env, tmp_path):

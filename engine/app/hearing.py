@@ -31,7 +31,8 @@ def build_listener(
     hearing = config.hearing
     endpoint = Endpoint(hearing.vad_threshold, hearing.end_silence_ms, hearing.min_speech_ms, hearing.pre_roll_ms)
     return Listener(
-        source or MicSource(hearing.device), SileroVad(), load_transcriber(hearing, config.models), endpoint, sink,
+        source or MicSource(hearing.device), SileroVad(),
+        load_transcriber(hearing, config.models, [config.persona.name, *config.triggers.names]), endpoint, sink,
         push_to_talk=hearing.mode == "push_to_talk",
         partial_interval_s=hearing.partial_interval_ms / 1000 if hearing.partials else None,
         played=played, on_end=on_end,

@@ -16,7 +16,7 @@ from engine.media.devices import find_device, selected, sounddevice
 
 RATE = 16_000  # what the VAD and Whisper take
 BLOCK_S = 0.032  # one VAD window
-READ_TIMEOUT_S = 1.0
+READ_TIMEOUT_S = 3.0  # no block for this long: the input is gone (a busy machine delays them by far less)
 
 
 class DeviceLost(CohostError):
@@ -33,8 +33,8 @@ class AudioSource(Protocol):
     def open(self) -> None: ...
 
     def read(self) -> np.ndarray | None:
-        """The next block (16 kHz mono float32), None when nothing came within READ_TIMEOUT_S.
-        Raises DeviceLost or SourceEnded."""
+        """The next block (16 kHz mono float32), or None when there is none yet. Raises DeviceLost
+        (nothing for READ_TIMEOUT_S) or SourceEnded."""
         ...
 
     def close(self) -> None: ...
@@ -99,7 +99,7 @@ class MicSource:
             block = self._blocks.get(timeout=READ_TIMEOUT_S)
         except queue.Empty:
             # A working input delivers a block every BLOCK_S, silence included: one that goes quiet
-            # for a second has gone away (unplugged, its sound server gone, access withdrawn).
+            # for seconds has gone away (unplugged, its sound server gone, access withdrawn).
             raise DeviceLost(f"the audio input {self.name!r} stopped delivering sound") from None
         assert self._resample is not None
         return self._resample(block)

@@ -30,6 +30,8 @@ from engine.output.base import Output
 
 KEEP_S = 3.0  # played sound kept; the echo's delay is searched within it
 QUIET = 1e-5  # mean square below which sound counts as silence (nothing to echo)
+AUDIBLE = 0.003  # a played block whose peak reaches this (-50 dBFS) has sound in it
+ACTIVE_S = 1.5  # an echo may follow the co-host's last sound by this much (output buffers, the room)
 ESTIMATE_S = 0.5  # microphone sound the delay is found on
 ESTIMATE_EVERY_S = 0.25
 GAIN_S = 0.25  # microphone sound the echo's level is fitted on
@@ -38,7 +40,8 @@ REFINE = 24  # samples either side of the delay searched at each window (1.5 ms)
 # the sound server's resampling leaves a fraction of a sample of delay, which one tap cannot
 # follow at the high frequencies of "s" and "sh", and a room colours the echo.
 TAPS = 9
-POOR = 0.5  # more of a window's energy than this left over: find the delay again at the next window
+POOR = 0.5  # more of a window's energy than this left over: the delay is looked for on the last JUMP_S
+JUMP_S = 0.15  # short, so that a delay that just jumped is found at its new place
 GOOD = 0.1  # less than this left over: the canceller has the echo
 HEARD_BACK_RATIO = 0.7  # a transcript this similar to a recent co-host sentence is its echo
 
@@ -55,6 +58,7 @@ class PlayedAudio(Output):
         self._total = 0  # 16 kHz samples written since open; the buffer ends there
         self._resample: Resampler | None = None
         self._lines: deque[tuple[float, str]] = deque(maxlen=20)
+        self.sounded_at = -1e9  # time.monotonic() of the last block with sound in it
 
     def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
         self._resample = Resampler(sample_rate)
@@ -65,6 +69,8 @@ class PlayedAudio(Output):
         with self._lock:
             self._buffer = np.concatenate([self._buffer[len(block) :], block])
             self._total += len(block)
+            if len(block) and float(np.max(np.abs(block))) >= AUDIBLE:
+                self.sounded_at = time.monotonic()
 
     def close(self) -> None:
         pass
@@ -106,16 +112,16 @@ class EchoCanceller:
         self.converged = False
 
     def active(self) -> bool:
-        """The co-host made sound within the kept span: an echo of it may be on the microphone."""
-        buffer, _ = self.played.snapshot()
-        return float(np.mean(buffer[-round(1.0 * RATE) :] ** 2)) >= QUIET
+        """The co-host made a sound lately: an echo of it may be on the microphone now or soon (a
+        block is handed out before it is heard, by the output's own buffering)."""
+        return time.monotonic() - self.played.sounded_at <= ACTIVE_S
 
     def process(self, window: np.ndarray) -> np.ndarray:
         self._mic = np.concatenate([self._mic[len(window) :], window])
         self._count += len(window)
         buffer, total = self.played.snapshot()
-        if float(np.mean(buffer[-round(1.0 * RATE) :] ** 2)) < QUIET:
-            self.converged = False  # quiet for a second: the next line starts over
+        if not self.active():
+            self.converged = False  # quiet for a while: the next line starts over
             if float(np.mean(buffer**2)) < QUIET:
                 return window
         if self.delay is None or self._count - self._estimated_at >= ESTIMATE_EVERY_S * RATE:
@@ -123,22 +129,35 @@ class EchoCanceller:
         if self.delay is None:
             return window
         self.delay = self._refine(buffer, total, self.delay)
+        left = self._cancel(buffer, total, self.delay, window)
+        if left is None:
+            return window
+        heard, kept = float(np.dot(window, window)), float(np.dot(left, left))
+        if kept > POOR * heard:
+            # Much is left: the streamer talking over the co-host, or the echo's delay jumped (the
+            # output ran dry and waited, or dropped sound). The delay found on the last JUMP_S alone
+            # tells them apart: if it takes the sound out, the echo had moved there.
+            moved = self._estimated(buffer, total, round(JUMP_S * RATE))
+            retried = self._cancel(buffer, total, moved, window) if moved is not None else None
+            if retried is not None and float(np.dot(retried, retried)) < GOOD * heard:
+                self.delay, left, kept = moved, retried, float(np.dot(retried, retried))
+        if heard > QUIET * len(window) and kept < GOOD * heard:
+            self.converged = True
+        return left
+
+    def _cancel(self, buffer: np.ndarray, total: int, delay: int, window: np.ndarray) -> np.ndarray | None:
+        """`window` less the played sound at `delay`, filtered by the TAPS that fit the last GAIN_S
+        best (least squares); None when the played sound does not reach that far."""
         fit = round(GAIN_S * RATE)
         half = TAPS // 2
-        shifted = [self._aligned(buffer, total, self.delay + tap, fit) for tap in range(-half, half + 1)]
+        shifted = [self._aligned(buffer, total, delay + tap, fit) for tap in range(-half, half + 1)]
         if any(column is None for column in shifted):
-            return window
+            return None
         x = np.stack(shifted, axis=1).astype(np.float64)  # (fit, TAPS): the played sound around the delay
         gram = x.T @ x
         regular = 1e-3 * float(np.trace(gram)) / TAPS + 1e-9
         taps = np.linalg.solve(gram + regular * np.eye(TAPS), x.T @ self._mic[-fit:])
-        left = (window - x[-len(window) :] @ taps).astype(np.float32)
-        heard, kept = float(np.dot(window, window)), float(np.dot(left, left))
-        if heard > QUIET * len(window) and kept < GOOD * heard:
-            self.converged = True
-        if kept > POOR * heard:
-            self._estimated_at = -RATE  # the delay may have jumped (the output dropped or waited): look again now
-        return left
+        return (window - x[-len(window) :] @ taps).astype(np.float32)
 
     def _aligned(self, buffer: np.ndarray, total: int, delay: int, length: int) -> np.ndarray | None:
         """The played sound lined up with the last `length` microphone samples at `delay`."""
@@ -149,12 +168,18 @@ class EchoCanceller:
         return buffer[start:end]
 
     def _estimate(self, buffer: np.ndarray, total: int) -> None:
-        mic = self._mic
-        if float(np.mean(mic**2)) < QUIET:  # nothing on the microphone to match yet
-            return
-        self._estimated_at = self._count
+        delay = self._estimated(buffer, total, len(self._mic))
+        if delay is not None:
+            self._estimated_at, self.delay = self._count, delay
+
+    def _estimated(self, buffer: np.ndarray, total: int, length: int) -> int | None:
+        """The delay at which the played sound best matches the last `length` microphone samples;
+        None while they are silent."""
+        mic = self._mic[-length:]
+        if float(np.mean(mic**2)) < QUIET:
+            return None
         shift = best_shift(mic, buffer)
-        self.delay = self._count - (total - len(buffer) + shift + len(mic))
+        return self._count - (total - len(buffer) + shift + len(mic))
 
     def _refine(self, buffer: np.ndarray, total: int, delay: int) -> int:
         mic = self._mic[-round(GAIN_S * RATE) :]

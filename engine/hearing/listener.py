@@ -87,7 +87,7 @@ class Listener:
         self.push_to_talk = push_to_talk
         self._partial_interval_s = partial_interval_s
         self._played = played
-        self._echo = EchoCanceller(played) if played is not None else None
+        self._echo: EchoCanceller | None = None  # made anew for each stream the source opens
         self._on_end = on_end
         self._ptt_down = False
         self._stop = threading.Event()
@@ -150,6 +150,8 @@ class Listener:
                 failures = self._failed(e, failures)
                 continue
             self._status.listening, self._status.error = True, ""
+            if self._played is not None:  # a new stream: the echo's delay is to be found again
+                self._echo = EchoCanceller(self._played)
             try:
                 while not self._stop.is_set():
                     block = self.source.read()
