@@ -14,6 +14,8 @@ from pathlib import Path
 from .process import Service, free_port, port_open, spawn, stop_group, wait_until
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+# Where Debian's nginx-light puts it (as irc.py names ngircd's): /usr/sbin is not on a non-root PATH.
+NGINX = Path("/usr/sbin/nginx")
 
 
 class RtmpServer(Service):
@@ -62,7 +64,7 @@ class RtmpServer(Service):
         conf = self._write_config()
         # -e: nginx would otherwise try its compiled-in /var/log/nginx/error.log before reading the config.
         self._proc = spawn(
-            ["nginx", "-p", str(self.root), "-e", str(self.error_log_path), "-c", str(conf)],
+            [str(NGINX), "-p", str(self.root), "-e", str(self.error_log_path), "-c", str(conf)],
             self.log_path,
             cwd=self.root,
         )
