@@ -16,7 +16,6 @@ from engine.live.engine import LiveEngine
 from engine.live.events import EventSink, FanOut
 from engine.output.base import Output
 from engine.voice import load_voice
-from engine.voice.base import VoiceBackend
 
 
 def build_renderer(config: Config, avatar: Avatar | None = None, size: tuple[int, int] | None = None) -> Renderer:
@@ -46,14 +45,11 @@ def live_engine(
     *,
     sink: EventSink | None = None,
     realtime: bool = True,
-    renderer: Renderer | None = None,
-    voice: VoiceBackend | None = None,
 ) -> Iterator[LiveEngine]:
-    """The engine with the configured renderer and voice (or the ones given, which the caller keeps
-    and closes). On exit the engine closes first, then the voice it was speaking with."""
-    renderer = renderer if renderer is not None else build_renderer(config)
-    own_voice = voice is None
-    voice = voice if voice is not None else load_voice(config.voice, config.models)
+    """The engine with the configured renderer and voice. On exit the engine closes first, then the
+    voice it was speaking with."""
+    renderer = build_renderer(config)
+    voice = load_voice(config.voice, config.models)
     try:
         with LiveEngine(
             renderer, voice, outputs, fps=config.render.fps, av_offset_ms=config.render.av_offset_ms,
@@ -61,5 +57,4 @@ def live_engine(
         ) as engine:  # fmt: skip
             yield engine
     finally:
-        if own_voice:
-            voice.close()
+        voice.close()

@@ -42,8 +42,6 @@ TRAILING_S = 0.2  # silence after the speech in what is transcribed at a pause (
 class Heard:
     text: str
     final: bool  # False: a partial transcript of speech still going on
-    speech_s: float  # how long the utterance is so far
-    ended_at: float  # time.monotonic() when its speech ended (when it was cut, for a partial)
 
 
 class HearingSink(Protocol):
@@ -209,8 +207,7 @@ class Listener:
             self._sink.speech_ended()
             audio = endpointer.take()
             if event == "end":
-                ended_at = time.monotonic() - endpointer.endpoint.end_silence_ms / 1000
-                self._jobs.put(_Job(audio, "final", key, ended_at))
+                self._jobs.put(_Job(audio, "final", key))
         elif endpointer.speaking and endpointer.silent_windows == 1:
             # The streamer paused: transcribe now, while the endpoint waits to see whether the pause
             # is the end. If no speech comes before it, this is the final transcript, already made.
@@ -218,7 +215,7 @@ class Listener:
             # end better with room after it; it pads to 30 s anyway, so this costs nothing).
             key = (self._utterance, endpointer.speech_windows)
             audio = np.concatenate([endpointer.audio, np.zeros(round(TRAILING_S * RATE), np.float32)])
-            self._jobs.put(_Job(audio, "guess", key, time.monotonic()))
+            self._jobs.put(_Job(audio, "guess", key))
         elif endpointer.speaking:
             self._maybe_partial()
 
@@ -247,7 +244,7 @@ class Listener:
             self._sink.speech_ended()
             audio = self._endpointer.take()
             if event == "end":
-                self._jobs.put(_Job(audio, "final", key, time.monotonic()))
+                self._jobs.put(_Job(audio, "final", key))
 
     def _maybe_partial(self) -> None:
         if self._partial_interval_s is None or self._partial_busy.is_set():
@@ -260,7 +257,7 @@ class Listener:
             return
         self._last_partial = now
         self._partial_busy.set()
-        self._jobs.put(_Job(self._endpointer.audio, "partial", (self._utterance, -1), now))
+        self._jobs.put(_Job(self._endpointer.audio, "partial", (self._utterance, -1)))
 
     # ----- the transcribing thread --------------------------------------------------------------------
 
@@ -303,7 +300,7 @@ class Listener:
         if final:
             self._status.last_heard = text
         try:
-            self._sink.heard(Heard(text, final, len(job.audio) / RATE, job.ended_at))
+            self._sink.heard(Heard(text, final))
         except Exception:
             log.exception("hearing: the listener's sink failed")
 
@@ -314,4 +311,3 @@ class _Job:
     kind: str  # "partial" (speech goes on), "guess" (at a pause), "final" (the utterance ended)
     key: tuple[int, int]  # the utterance's number and its speech windows so far: a final whose key
     # matches a guess's had nothing said after that guess
-    ended_at: float
