@@ -350,7 +350,7 @@ def test_a_question_naming_the_co_host_is_answered_aloud_and_one_without_its_nam
     assert context.question == ""
     time.sleep(2.0)
     assert len(events.of(EventKind.SPEAKING_STARTED)) == 1  # heard as context, not answered
-    assert "next level" in " ".join(conversation.streamer_context()).lower()
+    assert "go to the next" in " ".join(conversation.streamer_context()).lower()  # tiny.en may mishear "level"
 
 
 def test_the_streamer_talking_over_the_co_host_stops_it_and_its_own_voice_does_not(config, pulse_env, tmp_path):

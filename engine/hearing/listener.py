@@ -32,9 +32,10 @@ log = logging.getLogger(__name__)
 
 RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits before each reopening of a failed device, then the last again
 # While the co-host is heard, what is left of its echo must not start an utterance: the VAD
-# threshold is raised and speech must last 96 ms, not 64 ms (barge-in waits those 32 ms more).
+# threshold is raised and speech must last 160 ms, not 64 ms (barge-in waits those 96 ms more: with 3
+# windows, an output that dropped sound and moved the echo stopped the co-host on its own voice).
 THRESHOLD_WHILE_SPEAKING = 0.2
-START_WINDOWS_WHILE_SPEAKING = 3
+START_WINDOWS_WHILE_SPEAKING = 5
 TRAILING_S = 0.2  # silence after the speech in what is transcribed at a pause (as Endpointer.take keeps)
 
 
