@@ -34,6 +34,7 @@ import numpy as np
 from bench import add_engine_options, engine_config, save_json
 from bench.cpu import thread_cpu
 from bench.latency import Probe, summary
+from engine.analysis.wer import word_errors
 from engine.app.build import live_engine, with_played
 from engine.app.session import conversation_session
 from engine.cli_args import CliParser
@@ -177,21 +178,6 @@ def _speech(text: str, tmp: Path) -> tuple[np.ndarray, tuple[int, int]]:
     audio = Resampler(rate)(pcm.astype(np.float32) / 32768)
     loud = np.flatnonzero(np.abs(audio) > 0.01)
     return np.concatenate([audio, np.zeros(round(0.3 * RATE), np.float32)]), (int(loud[0]), int(loud[-1]))
-
-
-def word_errors(said: str, heard: str) -> tuple[int, int]:
-    """Word edits (substitutions, insertions, deletions) from `said` to `heard`, and words in `said`."""
-    ref, hyp = _words(said), _words(heard)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, other in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return row[-1], len(ref)
-
-
-def _words(text: str) -> list[str]:
-    return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower().replace("'", "")).split()
 
 
 class _Watch:

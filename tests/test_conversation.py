@@ -254,3 +254,37 @@ def test_memory_keeps_each_viewers_last_exchanges_and_the_streams_bounded() -> N
         memory.remember(chat(f"v{n}", "hi"), "hello")
     assert memory.recall(chat("ann", "still there?"))[0] == ()  # the oldest viewers are forgotten first
     assert memory.viewers == MAX_VIEWERS
+
+
+class CountingBrain:
+    """The conversation's real brain, counting the answers it is asked to write."""
+
+    def __init__(self, brain) -> None:
+        self.brain, self.name, self.streams = brain, brain.name, 0
+
+    def stream(self, request, cancel):
+        self.streams += 1
+        return self.brain.stream(request, cancel)
+
+    def close(self) -> None:
+        self.brain.close()
+
+
+@pytest.mark.parametrize("asked", ["Nova, who are you?", "Nova, what game is this?"], ids=["same", "changed"])
+def test_an_answer_prepared_at_the_streamers_pause_is_heard_only_if_they_said_no_more(config, asked) -> None:
+    heard = Heard()
+    with small_conversation(config) as conversation:
+        conversation.sinks.append(heard)
+        conversation.brain = brain = CountingBrain(conversation.brain)
+        conversation.prepare("Nova, who are you?")
+        wait_until(lambda: brain.streams == 1, 5, "the answer to be prepared")
+        time.sleep(0.5)  # written and synthesized by now, and still unheard
+        assert not heard.events and conversation.status().engine.lines_pending == 0
+        conversation.ask(asked)
+        ended = heard.wait("speaking_ended")[0]
+    # The same words: the prepared answer is the one heard (written once). Other words: it is
+    # dropped without a trace, and the question asked is answered.
+    assert brain.streams == (1 if asked == "Nova, who are you?" else 2)
+    spoken = ("speaking_started", "subtitle", "speaking_ended", "dropped")
+    assert {e.line_id for e in heard.events if e.kind in spoken} == {ended.line_id}
+    assert heard.of("speaking_started")[0].question == f"streamer: {asked}"

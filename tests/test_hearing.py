@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.analysis.wer import word_errors, words
 from engine.app.hearing import build_listener
 from engine.config import Config
 from engine.conversation.director import Conversation
@@ -67,10 +68,6 @@ def joined_wav(path: Path, parts: list[Path], gap_s: float) -> Path:
         out.setnchannels(1), out.setsampwidth(2), out.setframerate(rate)
         out.writeframes(np.concatenate(chunks).tobytes())
     return path
-
-
-def words(text: str) -> list[str]:
-    return "".join(c if c.isalnum() or c.isspace() else " " for c in text.lower()).split()
 
 
 class Ears:
@@ -224,6 +221,58 @@ def test_the_co_hosts_echo_is_taken_out_and_the_streamer_talking_over_it_is_left
     assert np.mean(residual**2) < 0.01 * np.mean(np.concatenate([mic for _, mic in left_alone]) ** 2)
     streamer_heard, streamer_said = np.concatenate(left_talking), np.concatenate(expected)
     assert np.mean((streamer_heard - streamer_said) ** 2) < 0.05 * np.mean(streamer_said**2)
+
+
+def test_before_the_echo_is_taken_out_only_the_co_hosts_own_sound_is_held_back(tmp_path):
+    """Right after the co-host spoke (its echo not yet fitted), the microphone hearing its sound is
+    held back, and the streamer answering at once is not."""
+    played = PlayedAudio()
+    played.open(64, 48, 25, RATE)
+    cohost = _voice_16k("Sure, that was a close one.", "en-us", tmp_path)
+    streamer = _voice_16k("How long have we been streaming today?", STREAMER_VOICE, tmp_path)
+    played.write(np.zeros((48, 64, 3), np.uint8), (cohost * 32768).astype(np.int16), 0)
+    delay = round(0.15 * RATE)
+    for heard, like_echo in ((0.6 * cohost[delay : delay + RATE // 2], True), (streamer[: RATE // 2], False)):
+        canceller = EchoCanceller(played)
+        for at in range(0, len(heard) - WINDOW + 1, WINDOW):
+            canceller._mic = np.concatenate([canceller._mic[WINDOW:], heard[at : at + WINDOW]])
+        assert canceller.active() and not canceller.converged
+        assert canceller.sounds_like_echo() is like_echo
+
+
+def test_whisper_reads_an_utterance_in_a_window_its_own_length_as_well_as_in_thirty_seconds(config, tmp_path):
+    """The transcriber encodes a short utterance on a window of its own size (10 s, or twice its
+    length) instead of faster-whisper's 30 s: the same words come back, give or take one."""
+    from faster_whisper import WhisperModel
+
+    from engine.hearing.asr import MODEL_IDS, load_transcriber
+    from engine.models import resolve
+
+    ours = load_transcriber(config.hearing, config.models, ["Nova"])
+    model_dir = resolve(MODEL_IDS[config.hearing.model], config.models).files["model"].parent
+    reference = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2, local_files_only=True)
+    said = ["Hey Nova, what game are we playing today?", "I think we should go left at the bridge.",
+            "Please remind me to drink some water.", "Can you explain how the crafting works?",
+            "That was the longest fight so far, and we almost made it to the top that time."]  # fmt: skip
+    ours_wrong = reference_wrong = 0
+    for text in said:
+        audio = _voice_16k(text, STREAMER_VOICE, tmp_path)
+        segments, _ = reference.transcribe(audio, language="en", beam_size=1, without_timestamps=True,
+                                           condition_on_previous_text=False, temperature=0.0)  # fmt: skip
+        ours_wrong += word_errors(text, ours.transcribe(audio))[0]
+        reference_wrong += word_errors(text, " ".join(s.text for s in segments))[0]
+    assert ours_wrong <= reference_wrong + 1, (ours_wrong, reference_wrong)
+
+
+@pytest.mark.parametrize(("text", "looping"), [
+    ("What should we name the new character? What should we name the new character?", True),
+    ("Quiet for a moment, please. Quiet for a moment, please. Quiet for a", True),
+    ("Hang on, hang on.", False), ("No no no, wait.", False), ("I think we should go left at the bridge.", False),
+])  # fmt: skip
+def test_a_transcript_that_says_its_words_twice_running_is_a_decoder_in_a_loop(text, looping):
+    from engine.hearing.asr import repeats_itself
+
+    assert repeats_itself(text) is looping
 
 
 # ----- through a real PulseAudio server ----------------------------------------------------------------

@@ -440,3 +440,45 @@ def test_a_new_session_never_overwrites_the_last_one(config, small_renderer, esp
         engine.run_frames(10)
     assert path.read_bytes() == b"yesterday's stream"
     assert output.path != path and output.path.parent == tmp_path and output.path.stat().st_size > 0
+
+
+def test_a_held_line_is_synthesized_unheard_and_starts_in_the_frames_after_its_release(config, small_renderer, espeak):
+    engine, recorder, events = _engine(small_renderer, espeak)
+    source = GatedSource("Prepared while the streamer paused.")
+    source.gates[0].set()
+    with engine:
+        line_id = engine.say_stream(source, "streamer: are you ready?", held=True)
+        deadline = time.monotonic() + 10
+        while not espeak.chunks and time.monotonic() < deadline:
+            engine.run_frames(1)
+        engine.run_frames(15)
+        assert espeak.chunks and not events  # made, and nothing of it heard or announced
+        assert not recorder.audio().any()
+        assert engine.status().lines_pending == 0  # a held line is not one the co-host is saying
+        released_at = len(recorder.samples)
+        assert engine.release(line_id) and not engine.release(line_id)
+        _run_until(engine, events, "speaking_ended")
+    started = events.of("speaking_started")[0]
+    assert (started.line_id, started.question) == (line_id, "streamer: are you ready?")
+    # Placed at the first block whose anticipating mouth frames are still to come, not after a
+    # synthesis: within the lead frames (+1) of the release.
+    assert started.sample <= engine.clock.frame_sample(released_at + engine._lead_frames + 1)
+    assert [e.kind for e in events] == ["speaking_started", "subtitle", "speaking_ended"]
+
+
+@pytest.mark.parametrize("how", ["withdraw", "stop_talking"])
+def test_a_held_line_withdrawn_or_cut_ends_without_a_trace(config, small_renderer, espeak, how):
+    engine, recorder, events = _engine(small_renderer, espeak)
+    source = GatedSource("Prepared for nothing.", "Never written.")
+    source.gates[0].set()
+    with engine:
+        line_id = engine.say_stream(source, held=True)
+        deadline = time.monotonic() + 10
+        while not espeak.chunks and time.monotonic() < deadline:
+            engine.run_frames(1)
+        engine.withdraw(line_id) if how == "withdraw" else engine.stop_talking()
+        assert source.cancelled.wait(5) and not engine.release(line_id)
+        after = engine.say("Still here.")
+        _run_until(engine, events, "speaking_ended")
+    assert {e.line_id for e in events if e.line_id} == {after}
+    assert [e.kind for e in events if e.kind != "stopped"] == ["speaking_started", "subtitle", "speaking_ended"]

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TICK_S = 0.25  # the director wakes at least this often (expiry, a quiet engine it was not told of)
 ENDED = (EventKind.SPEAKING_ENDED, EventKind.DROPPED)
 KEEP_ENDED = 64  # ended lines remembered (for the id that _answer() has not recorded yet)
+PREPARED_S = 10.0  # an answer prepared at the streamer's pause that no question claimed is dropped
 
 
 class Speaker(Protocol):
@@ -49,7 +50,11 @@ class Speaker(Protocol):
 
     def say(self, text: str, question: str = "") -> str: ...
 
-    def say_stream(self, source: SpeechSource, question: str = "") -> str: ...
+    def say_stream(self, source: SpeechSource, question: str = "", *, held: bool = False) -> str: ...
+
+    def release(self, line_id: str) -> bool: ...
+
+    def withdraw(self, line_id: str) -> None: ...
 
     def stop_talking(self) -> None: ...
 
@@ -90,6 +95,14 @@ class _Answering:
     question: Question
     reply: Reply | None  # None for a manual line, spoken as written
     started: float = dataclasses.field(default_factory=time.monotonic)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    text: str  # what the streamer said, up to the pause
+    line_id: str  # the engine's held line
+    reply: Reply
+    at: float
 
 
 class Conversation:
@@ -134,6 +147,7 @@ class Conversation:
         self.listener_status: Callable[[], ListenerStatus | None] = lambda: None
         self._lock = threading.Lock()
         self._answering: dict[str, _Answering] = {}  # by the engine's line id
+        self._prepared: _Prepared | None = None
         self._ended: list[str] = []  # line ids the engine finished, for the director thread
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -188,6 +202,49 @@ class Conversation:
             self._emit(Event(EventKind.QUEUED, question.id, text, _display(question)))
             self._wake.set()
         return question
+
+    def prepare(self, text: str, user: str = "streamer") -> None:
+        """The streamer paused after `text`, which is a question for the co-host if they say no more:
+        its answer is written and synthesized now, held, and heard the moment ask() brings the same
+        words, so the endpoint's wait hides the brain's and the voice's time. Only when the co-host
+        would answer at once; another prepare(), or any other answer, drops it unheard."""
+        self.withdraw_prepared()
+        if not self.auto or not self._idle():
+            return
+        message = ChatMessage("mic", user, text)
+        viewer, stream = self._memory.recall(message)
+        request = BrainRequest(message, viewer, stream, streamer_said=self.streamer_context())
+        reply = Reply(self.brain, request, self._filter, self.persona.max_sentences, self.persona).start()
+        try:
+            line_id = self.engine.say_stream(reply, _shown(message), held=True)
+        except CohostError:
+            reply.cancel()
+            return
+        with self._lock:
+            self._prepared = _Prepared(text, line_id, reply, time.monotonic())
+
+    def withdraw_prepared(self) -> None:
+        """The streamer's words turned out not to be a question (or another one): its prepared
+        answer, if any, is dropped unheard."""
+        with self._lock:
+            prepared, self._prepared = self._prepared, None
+        if prepared is not None:
+            self.engine.withdraw(prepared.line_id)
+
+    def _claim_prepared(self, question: Question) -> _Prepared | None:
+        """The answer prepared for `question`, released to be heard; None (any other dropped) when
+        there is none for it."""
+        with self._lock:
+            prepared = self._prepared
+            matches = prepared is not None and question.message.platform == "mic" and not question.verbatim
+            if not (matches and prepared.text == question.message.text):
+                prepared = None
+            else:
+                self._prepared = None
+        if prepared is None:
+            self.withdraw_prepared()
+            return None
+        return prepared if self.engine.release(prepared.line_id) else None
 
     def add_line(self, text: str) -> Question:
         """A manual line for "say next", spoken as written (not moderated: the streamer wrote it)."""
@@ -298,6 +355,7 @@ class Conversation:
         for answering in list(self._answering.values()):
             if answering.reply is not None:
                 answering.reply.cancel()
+        self.withdraw_prepared()
         self._memory.close()
 
     def __enter__(self) -> Conversation:
@@ -314,6 +372,9 @@ class Conversation:
             try:
                 self._finish_ended()
                 self.queue.expire()
+                prepared = self._prepared
+                if prepared is not None and time.monotonic() - prepared.at > PREPARED_S:
+                    self.withdraw_prepared()
                 if self.auto and self._quiet():
                     question = self.queue.next(include_verbatim=False)
                     if question is not None:
@@ -322,7 +383,11 @@ class Conversation:
                 log.exception("the conversation loop failed")
 
     def _quiet(self) -> bool:
-        if self._answering or self._streamer_speaking:
+        return not self._streamer_speaking and self._idle()
+
+    def _idle(self) -> bool:
+        """Nothing is being answered or said, and the co-host is not muted."""
+        if self._answering:
             return False
         status = self.engine.status()
         return not (status.muted or status.speaking or status.lines_pending)
@@ -330,7 +395,10 @@ class Conversation:
     def _answer(self, question: Question) -> str | None:
         reply = None
         try:
-            if question.verbatim:
+            prepared = self._claim_prepared(question)
+            if prepared is not None:
+                line_id, reply = prepared.line_id, prepared.reply
+            elif question.verbatim:
                 line_id = self.engine.say(question.message.text)
             else:
                 viewer, stream = self._memory.recall(question.message)
@@ -377,9 +445,10 @@ class Conversation:
 
 def _display(question: Question) -> str:
     """The question as OBS's overlay shows it: "user: text" ("" for a manual line)."""
-    if question.verbatim:
-        return ""
-    m = question.message
+    return "" if question.verbatim else _shown(question.message)
+
+
+def _shown(m: ChatMessage) -> str:
     return f"{m.user}: {m.text}" if m.user else m.text
 
 

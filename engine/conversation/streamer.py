@@ -55,15 +55,19 @@ class StreamerVoice:
         self.conversation.set_streamer_speaking(False)
 
     def heard(self, heard: Heard) -> None:
+        question = self.mode != "wake" or self._wake.named(heard.text)
         if not heard.final:
             self._emit(Event(EventKind.HEARD_PARTIAL, text=heard.text))
+            if heard.at_pause and question:
+                self.conversation.prepare(heard.text)
             return
-        question = self.mode != "wake" or self._wake.named(heard.text)
         with self._lock:
             self._said.append((time.monotonic(), heard.text))
         self._emit(Event(EventKind.HEARD, text=heard.text, question="yes" if question else ""))
         if question:
             self.conversation.ask(heard.text)
+        else:
+            self.conversation.withdraw_prepared()
 
     def context(self) -> tuple[str, ...]:
         """What the streamer said in the last context_s, oldest first (the question being answered

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -15,6 +17,16 @@ from engine.errors import CohostError
 # otherwise "hears" stock phrases ("Thank you.").
 NO_SPEECH_MAX = 0.6
 MODEL_IDS = {"tiny.en": "asr/whisper-tiny.en", "base": "asr/whisper-base"}
+RATE = 16000
+# Whisper's encoder was trained on 30-s windows, but CTranslate2 runs it on fewer frames, and the
+# encoder is most of a decode's time (4 s of speech on 2 cores: 530 ms in 30 s, 190 ms in 10 s). Too
+# short a window and the decoder repeats the utterance into the silence after it (tiny.en on the
+# bench's sentences: WER 98 % with 0.5 s of silence, 39 % in 6 s): at least as much silence as
+# speech, and 10 s, keeps it at the 30-s window's WER (bench sentences 10.8 % vs 11.5 %, pairs of
+# them 8.5 % vs 6.9 %). A decode that still repeats itself is done again in the full window.
+WINDOW_S = 30
+MIN_WINDOW_S = 10
+REPEATING = 2.4  # the compression ratio (zlib) above which a transcript repeats itself, as Whisper's own check
 
 
 class Transcriber(Protocol):
@@ -31,6 +43,8 @@ class WhisperTranscriber:
         Nova and not "no, but" (which the wake mode would miss)."""
         try:
             from faster_whisper import WhisperModel
+            from faster_whisper.tokenizer import Tokenizer
+            from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
         except ImportError:
             raise CohostError("hearing needs faster-whisper: run python3 install.py") from None
         self.language = None if language in ("", "auto") else language
@@ -38,21 +52,54 @@ class WhisperTranscriber:
         self._model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
         )
+        multilingual = self._model.model.is_multilingual
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer, multilingual, task="transcribe", language=self.language or "en"
+        )
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)))
+        self._detect_language = multilingual and self.language is None
+        self._compression_ratio = get_compression_ratio
         self._lock = threading.Lock()
 
     def transcribe(self, audio: np.ndarray) -> str:
+        """At most one window (30 s; the endpointer cuts longer speech): more is not heard."""
         if len(audio) == 0:
             return ""
+        audio = audio[: WINDOW_S * RATE].astype(np.float32)
         with self._lock:
-            # Greedy at temperature 0 only: faster-whisper's fallback to sampling at higher temperatures
-            # (when a decode repeats itself) makes the result random and takes a decode per step; the
-            # streamer's next sentence is a better second chance.
-            segments, _ = self._model.transcribe(
-                audio.astype(np.float32), language=self.language, beam_size=1, without_timestamps=True,
-                condition_on_previous_text=False, vad_filter=False, temperature=0.0, hotwords=self.hotwords,
-            )  # fmt: skip
-            words = [s.text.strip() for s in segments if s.no_speech_prob < NO_SPEECH_MAX]
-        return " ".join(word for word in words if word).strip()
+            seconds = min(WINDOW_S, max(MIN_WINDOW_S, math.ceil(2 * len(audio) / RATE)))
+            text = self._decode(audio, seconds)
+            if seconds < WINDOW_S and (self._compression_ratio(text) > REPEATING or repeats_itself(text)):
+                text = self._decode(audio, WINDOW_S)
+        return text
+
+    def _decode(self, audio: np.ndarray, seconds: int) -> str:
+        # Padded as sound (zeros before the log-mel), as Whisper was trained, not as zero features.
+        padded = np.zeros(seconds * RATE, np.float32)
+        padded[: len(audio)] = audio
+        encoded = self._model.encode(self._model.feature_extractor(padded)[:, : seconds * 100])
+        if self._detect_language:
+            token, _ = self._model.model.detect_language(encoded)[0][0]
+            self._tokenizer.language = self._tokenizer.tokenizer.token_to_id(token)
+            self._tokenizer.language_code = token[2:-2]
+        prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=True, hotwords=self.hotwords)
+        # Greedy at temperature 0 only: faster-whisper's fallback to sampling at higher temperatures
+        # makes the result random and takes a decode per step; the streamer's next sentence is a
+        # better second chance.
+        result = self._model.model.generate(
+            encoded, [prompt], beam_size=1, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=self._suppress, max_length=self._model.max_length,
+        )[0]  # fmt: skip
+        if result.no_speech_prob >= NO_SPEECH_MAX:
+            return ""
+        return self._tokenizer.decode(result.sequences_ids[0]).strip()
+
+
+def repeats_itself(text: str, least: int = 3) -> bool:
+    """The transcript ends in the same `least` or more words twice running (a decoder in a loop; zlib's
+    ratio misses two rounds of one sentence)."""
+    words = re.findall(r"[\w']+", text.lower())
+    return any(words[-n:] == words[-2 * n : -n] for n in range(least, len(words) // 2 + 1))
 
 
 def load_transcriber(config: HearingConfig, models: ModelsConfig, names: list[str]) -> WhisperTranscriber:

@@ -44,6 +44,9 @@ POOR = 0.5  # more of a window's energy than this left over: the delay is looked
 JUMP_S = 0.15  # short, so that a delay that just jumped is found at its new place
 GOOD = 0.1  # less than this left over: the canceller has the echo
 HEARD_BACK_RATIO = 0.7  # a transcript this similar to a recent co-host sentence is its echo
+# Before the canceller has the echo, the microphone's last GAIN_S correlating this well (normalised)
+# with the played sound somewhere is taken as the echo; the streamer's own voice scores far lower.
+LIKE_ECHO = 0.5
 
 
 class PlayedAudio(Output):
@@ -116,6 +119,15 @@ class EchoCanceller:
         block is handed out before it is heard, by the output's own buffering)."""
         return time.monotonic() - self.played.sounded_at <= ACTIVE_S
 
+    def sounds_like_echo(self) -> bool:
+        """The microphone's last GAIN_S is the played sound coming back, as far as correlation can tell
+        (for the moments before the canceller has the echo, when what is left over cannot tell)."""
+        mic = self._mic[-round(GAIN_S * RATE) :]
+        if float(np.mean(mic**2)) < QUIET:
+            return False
+        buffer, _ = self.played.snapshot()
+        return best_match(mic, buffer)[1] >= LIKE_ECHO
+
     def process(self, window: np.ndarray) -> np.ndarray:
         self._mic = np.concatenate([self._mic[len(window) :], window])
         self._count += len(window)
@@ -178,7 +190,7 @@ class EchoCanceller:
         mic = self._mic[-length:]
         if float(np.mean(mic**2)) < QUIET:
             return None
-        shift = best_shift(mic, buffer)
+        shift, _ = best_match(mic, buffer)
         return self._count - (total - len(buffer) + shift + len(mic))
 
     def _refine(self, buffer: np.ndarray, total: int, delay: int) -> int:
@@ -195,15 +207,17 @@ class EchoCanceller:
         return best
 
 
-def best_shift(mic: np.ndarray, reference: np.ndarray) -> int:
-    """Where in `reference` the stretch `mic` matches best: the start of the highest normalised
-    cross-correlation (by FFT)."""
+def best_match(mic: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
+    """Where in `reference` the stretch `mic` matches best (the start of the highest normalised
+    cross-correlation, by FFT), and that correlation (1: the same sound, scaled)."""
     n = len(mic)
     size = 1 << (len(reference) + n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(reference, size) * np.conj(np.fft.rfft(mic, size)), size)[: len(reference) - n + 1]
     energy = np.cumsum(np.concatenate([[0.0], reference.astype(np.float64) ** 2]))
     under = energy[n:] - energy[:-n]  # the reference's energy under each shift
-    return int(np.argmax(corr / np.sqrt(np.maximum(under, 1e-12))))
+    scores = corr / np.sqrt(np.maximum(under, 1e-12))
+    shift = int(np.argmax(scores))
+    return shift, float(scores[shift]) / max(float(np.linalg.norm(mic)), 1e-12)
 
 
 def _words(text: str) -> list[str]:

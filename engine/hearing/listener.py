@@ -4,7 +4,8 @@ threads (one reads and cuts the sound, so barge-in never waits for transcription
     source.read() ─► echo cancel (while the co-host is heard) ─► Silero VAD ─► endpointer
         "start" ─► sink.speech_started()            (barge-in)
         growing utterance ─► Whisper every partial_interval ─► sink.heard(partial)
-        "end" (or push-to-talk released) ─► Whisper ─► sink.heard(final)
+        a pause ─► Whisper ─► sink.heard(partial at_pause)  (the final one, if nothing more is said)
+        "end" (or push-to-talk released) ─► Whisper (or the pause's, unchanged) ─► sink.heard(final)
 
 A device that fails (unplugged, no permission, the sound server gone) is one warning, then retried
 with backoff while the rest of the co-host goes on.
@@ -37,12 +38,18 @@ RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits before each reopening of a failed
 THRESHOLD_WHILE_SPEAKING = 0.2
 START_WINDOWS_WHILE_SPEAKING = 5
 TRAILING_S = 0.2  # silence after the speech in what is transcribed at a pause (as Endpointer.take keeps)
+# A pause is this many silent windows (96 ms): the gaps between words are shorter, and each pause
+# costs a transcription (and a prepared answer); the endpoint's 400 ms leave time for both.
+PAUSE_WINDOWS = 3
 
 
 @dataclass(frozen=True)
 class Heard:
     text: str
     final: bool  # False: a partial transcript of speech still going on
+    # A partial made as the streamer paused: the final transcript if they say no more (an answer
+    # can be prepared on it while the endpoint waits to be sure).
+    at_pause: bool = False
 
 
 class HearingSink(Protocol):
@@ -183,20 +190,21 @@ class Listener:
             self._window(window)
 
     def _window(self, window: np.ndarray) -> None:
+        endpointer = self._endpointer
         echo = unsure = False
         if self._echo is not None:
             echo = self._echo.active()
             window = self._echo.process(window)
-            unsure = echo and not self._echo.converged
-        endpointer = self._endpointer
+            # The co-host just started: until its echo is taken out, what sounds like it starts nothing.
+            unsure = echo and not self._echo.converged and not endpointer.speaking and self._echo.sounds_like_echo()
         if self.push_to_talk:
             self._push_to_talk_window(window)
             return
         threshold = endpointer.endpoint.threshold + (THRESHOLD_WHILE_SPEAKING if echo else 0.0)
         start = START_WINDOWS_WHILE_SPEAKING if echo else START_WINDOWS
         probability = self._vad.probability(window)
-        if unsure and not endpointer.speaking:
-            probability = 0.0  # the co-host just started: its echo is not yet found, nothing starts
+        if unsure:
+            probability = 0.0
         event = endpointer.push(window, probability, min(threshold, 0.95), start)
         if event == "start":
             self._utterance += 1
@@ -209,15 +217,15 @@ class Listener:
             audio = endpointer.take()
             if event == "end":
                 self._jobs.put(_Job(audio, "final", key))
-        elif endpointer.speaking and endpointer.silent_windows == 1:
+        elif endpointer.speaking and endpointer.silent_windows == PAUSE_WINDOWS:
             # The streamer paused: transcribe now, while the endpoint waits to see whether the pause
             # is the end. If no speech comes before it, this is the final transcript, already made.
             # Silence is appended as the final transcript would have it (Whisper reads a sentence's
-            # end better with room after it; it pads to 30 s anyway, so this costs nothing).
+            # end better with room after it).
             key = (self._utterance, endpointer.speech_windows)
             audio = np.concatenate([endpointer.audio, np.zeros(round(TRAILING_S * RATE), np.float32)])
             self._jobs.put(_Job(audio, "guess", key))
-        elif endpointer.speaking:
+        elif endpointer.speaking and endpointer.silent_windows == 0:  # silence adds nothing to a partial
             self._maybe_partial()
 
     def _push_to_talk_window(self, window: np.ndarray) -> None:
@@ -251,8 +259,7 @@ class Listener:
         if self._partial_interval_s is None or self._partial_busy.is_set():
             return
         now = time.monotonic()
-        # Whisper takes as long for a short utterance as for a long one (it reads a 30 s window), so
-        # partials are spaced by at least their own decoding time too: Whisper is busy half the time
+        # Partials are spaced by at least their own decoding time too: Whisper is busy half the time
         # at most, and the transcript made at the streamer's pause rarely waits for one.
         if now - self._last_partial < max(self._partial_interval_s, 2 * self._partial_cost_s):
             return
@@ -277,7 +284,6 @@ class Listener:
                 text = self._transcribe(job)
             if job.kind == "guess":
                 guessed = (job.key, text)
-                continue
             if text:
                 self._report(job, text)
 
@@ -295,13 +301,14 @@ class Listener:
 
     def _report(self, job: _Job, text: str) -> None:
         final = job.kind == "final"
-        if final and self._played is not None and self._played.heard_back(text):
-            log.info("hearing: dropped %r (the co-host's own words coming back)", text)
+        if job.kind != "partial" and self._played is not None and self._played.heard_back(text):
+            if final:
+                log.info("hearing: dropped %r (the co-host's own words coming back)", text)
             return
         if final:
             self._status.last_heard = text
         try:
-            self._sink.heard(Heard(text, final))
+            self._sink.heard(Heard(text, final, at_pause=job.kind == "guess"))
         except Exception:
             log.exception("hearing: the listener's sink failed")
 

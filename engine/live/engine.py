@@ -10,7 +10,9 @@ again (IDLE_FRAME_STEP): half the rendering, the same clock.
 A line can also arrive while it is being written: `say_stream()` takes a SpeechSource (an answer
 streaming from the LLM), and each sentence goes to the voice as soon as the source yields it, so
 the first sentence is heard while the rest is still being generated. Stop talking and mute cancel
-the sources in flight, so the LLM stops too.
+the sources in flight, so the LLM stops too. A line can be prepared (`held=True`): written and
+synthesized while it is not yet sure it is wanted (the streamer paused, and may go on), then
+`release()`d to be heard at once, or `withdraw()`n without a trace.
 
 Threads: `run()` is the clock loop (it owns the animator, the renderer, the speech track and the
 outputs); one worker thread owns the voice; `say()`, `say_stream()`, `stop_talking()`,
@@ -78,7 +80,7 @@ class EngineStatus:
     speaking: bool  # a line is being heard
     line_id: str  # which ("" when none)
     muted: bool
-    lines_pending: int  # lines said whose end has not been reached (being heard included)
+    lines_pending: int  # lines said whose end has not been reached (being heard included; held ones not)
     frames_rendered: int
     frames_dropped: int  # late: the previous picture sent again with the frame's own audio
     frames_repeated: int  # idle: the picture on screen shown again (IDLE_FRAME_STEP)
@@ -151,6 +153,10 @@ class LiveEngine:
         self._gain = 1.0  # the voice's gain at the end of the last block (ramps to the ducked one)
         self._in_flight = 0  # lines handed to the worker whose end it has not reported yet
         self._sources: dict[str, SpeechSource] = {}  # streamed lines not finished by the worker
+        self._prepared: dict[str, Line] = {}  # held lines, not yet released or withdrawn
+        self._withdrawn: set[str] = set()  # held lines withdrawn (or cut) that the worker has not ended yet
+        self._working_on: Line | None = None  # the line the voice worker is synthesizing
+        self._stashed: dict[str, tuple[Line, list[SpeechChunk | None]]] = {}  # clock thread: held lines' sound
         self._lines_for_worker: queue.Queue[Any] = queue.Queue()
         self._from_worker: queue.Queue[tuple[Line, SpeechChunk | None]] = queue.Queue()
         self._held: tuple[Line, SpeechChunk | None] | None = None  # taken early; placed next tick
@@ -178,19 +184,47 @@ class LiveEngine:
             raise CohostError("nothing to say: the text has no speakable words")
         return self._submit(text, question, None)
 
-    def say_stream(self, source: SpeechSource, question: str = "") -> str:
+    def say_stream(self, source: SpeechSource, question: str = "", *, held: bool = False) -> str:
         """Queues a line whose sentences come from `source` as they are written; returns its id.
-        Its text (in the events) grows by each sentence as it is synthesized."""
-        return self._submit("", question, source)
+        Its text (in the events) grows by each sentence as it is synthesized. `held`: its first
+        sentence is synthesized now, but nothing is heard (and no event sent) until release()."""
+        return self._submit("", question, source, held)
 
-    def _submit(self, text: str, question: str, source: SpeechSource | None) -> str:
+    def release(self, line_id: str) -> bool:
+        """A held line is to be heard, from the next frame on; False if it is not held (any more)."""
         with self._lock:
-            line = Line(uuid.uuid4().hex[:12], text, question, self._generation)
+            line = self._prepared.pop(line_id, None)
+            if line is not None:
+                line.held = False
+        return line is not None
+
+    def withdraw(self, line_id: str) -> None:
+        """A held line is not wanted: its source is cancelled, its synthesis stopped (when the voice
+        can), and it ends without an event."""
+        with self._lock:
+            line = self._prepared.pop(line_id, None)
+            if line is None:
+                return
+            line.state = "over"
+            self._withdrawn.add(line_id)
+            source = self._sources.get(line_id)
+            synthesizing = self._working_on is line
+        if source is not None:
+            source.cancel()
+        interrupt = getattr(self.voice, "interrupt", None)
+        if interrupt is not None and synthesizing:
+            interrupt()
+
+    def _submit(self, text: str, question: str, source: SpeechSource | None, held: bool = False) -> str:
+        with self._lock:
+            line = Line(uuid.uuid4().hex[:12], text, question, self._generation, held=held)
             muted = self._muted
             if not muted:
                 self._in_flight += 1
                 if source is not None:
                     self._sources[line.line_id] = source
+                if held:
+                    self._prepared[line.line_id] = line
                 self._lines_for_worker.put(line)
         if muted:
             line.state = "over"
@@ -210,6 +244,8 @@ class LiveEngine:
         the voice's synthesis under way (when the voice can)."""
         with self._lock:
             self._generation += 1
+            self._withdrawn.update(self._prepared)
+            self._prepared.clear()
             sources = list(self._sources.values())
         for source in sources:
             source.cancel()
@@ -235,12 +271,12 @@ class LiveEngine:
         render_p50, render_p95 = p50_p95(self._render_ms)
         speaking = self._track.speaking
         with self._lock:
-            muted, in_flight = self._muted, self._in_flight
+            muted, pending = self._muted, self._in_flight - len(self._prepared) - len(self._withdrawn)
         return EngineStatus(
             speaking=speaking is not None,
             line_id=speaking.line_id if speaking else "",
             muted=muted,
-            lines_pending=in_flight,
+            lines_pending=pending,
             frames_rendered=self._frames_rendered,
             frames_dropped=self._frames_dropped,
             frames_repeated=self._frames_repeated,
@@ -403,6 +439,14 @@ class LiveEngine:
         the result is as if synthesis took no time."""
         earliest = self.clock.frame_sample(k + self._lead_frames)
         events: list[Event] = []
+        if self._stashed:
+            with self._lock:
+                prepared = set(self._prepared)
+            for line_id, (line, stash) in list(self._stashed.items()):
+                if line_id not in prepared:  # released (its sound so far goes first), withdrawn or cut
+                    del self._stashed[line_id]
+                    for chunk in stash:
+                        events += self._deliver(line, chunk, earliest)
         while True:
             if self._held is not None:
                 (line, chunk), self._held = self._held, None
@@ -420,18 +464,30 @@ class LiveEngine:
                 # Queued after a stop that this tick has not applied yet: it waits for the next tick.
                 self._held = (line, chunk)
                 return events
-            if chunk is None:
-                with self._lock:
-                    self._in_flight -= 1
-                events += self._track.finish(line)
-            elif line.generation == self._cut_generation and line.state != "over":
-                start = self._track.place(line, chunk.pcm, chunk.text, earliest)
-                self._animator.add_speech(chunk, start)
+            if line.held or line.line_id in self._stashed:
+                self._stashed.setdefault(line.line_id, (line, []))[1].append(chunk)
+            else:
+                events += self._deliver(line, chunk, earliest)
+
+    def _deliver(self, line: Line, chunk: SpeechChunk | None, earliest: int) -> list[Event]:
+        """Places a sentence the voice made for `line` (None: its last was made) on the track."""
+        if chunk is None:
+            with self._lock:
+                self._in_flight -= 1
+                self._withdrawn.discard(line.line_id)
+            # A line withdrawn or cut while held was never heard of: it ends without an event.
+            return [] if line.held else self._track.finish(line)
+        if line.generation == self._cut_generation and line.state != "over":
+            start = self._track.place(line, chunk.pcm, chunk.text, earliest)
+            self._animator.add_speech(chunk, start)
+        return []
 
     def _must_wait(self, k: int) -> bool:
-        """A line is being synthesized and its next sentence is due before frame k+1's placement."""
-        if self._in_flight == 0:
-            return False
+        """A line is being synthesized and its next sentence is due before frame k+1's placement
+        (a held line is not due at all)."""
+        with self._lock:
+            if self._in_flight - len(self._prepared) - len(self._withdrawn) == 0:
+                return False
         free = self._track.next_free()
         return free is None or free < self.clock.frame_sample(k + 1 + self._lead_frames)
 
@@ -448,13 +504,17 @@ class LiveEngine:
                 # voice from running far ahead of the clock (CPU spent on lines that may be cut).
                 with self._lock:
                     source = self._sources.get(line.line_id)
+                    self._working_on = line
                 sentences = self.voice.stream(line.text) if source is None else self._stream_chunks(line, source)
-                while self._wait_until_needed(line) and (chunk := next(sentences, None)) is not None:
+                made = 0  # samples synthesized
+                while self._wait_until_needed(line, made) and (chunk := next(sentences, None)) is not None:
                     self._from_worker.put((line, chunk))
+                    made += len(chunk.pcm)
             except Exception:  # a voice (or source) failure loses this line, not the co-host
                 log.exception("the voice failed on line %s", line.line_id)
             with self._lock:
                 source = self._sources.pop(line.line_id, None)
+                self._working_on = None
             if source is not None:
                 source.cancel()  # cut or finished: either way nothing more is wanted from it
             self._from_worker.put((line, None))
@@ -468,12 +528,19 @@ class LiveEngine:
             if normalise(sentence):
                 yield from self.voice.stream(sentence, continued=continued)
 
-    def _wait_until_needed(self, line: Line) -> bool:
+    def _wait_until_needed(self, line: Line, made: int) -> bool:
         """Waits while the clock has more than SYNTH_AHEAD_S of speech still to play (or sentences
-        not yet placed); False once `line` has been cut."""
-        while line.generation == self._generation:
-            ahead = self._track.placed_until - self._clock_sample()
-            if self._from_worker.empty() and ahead < SYNTH_AHEAD_S * self.sample_rate:
+        not yet placed), or while `line` is held with `made` samples of it that long; False once it
+        has been cut or withdrawn."""
+        while line.generation == self._generation and line.state != "over":
+            if line.held:
+                # Its first sentence (clause) only: enough to start at once on release, and all a
+                # withdrawal wastes; the rest follows while that plays.
+                ready = made == 0
+            else:
+                ahead = self._track.placed_until - self._clock_sample()
+                ready = self._from_worker.empty() and ahead < SYNTH_AHEAD_S * self.sample_rate
+            if ready:
                 return True
             time.sleep(SYNTH_POLL_S)
         return False

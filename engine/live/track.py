@@ -32,6 +32,9 @@ class Line:
     generation: int
     state: str = "waiting"
     synthesized: bool = False  # the voice has delivered all of its sentences
+    # Prepared (LiveEngine.say_stream held=True): synthesized but not placed until released; one
+    # withdrawn (or cut) while still held ends without a trace.
+    held: bool = False
     end: int = 0  # clock sample one past its last placed audio
 
 
