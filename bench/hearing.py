@@ -201,7 +201,7 @@ class _Watch:
 def run(config: Config, utterances: int, barge_ins: int) -> dict[str, Any]:
     hearing = dataclasses.replace(config.hearing, enabled=True, mode="always", barge_in="stop")
     config = dataclasses.replace(config, hearing=hearing, brain=dataclasses.replace(config.brain, backend="scripted"))
-    transcript_ms, answer_ms, barge_ms, errors, words_said, misheard = [], [], [], 0, 0, []
+    transcript_ms, answer_ms, barge_ms, detect_ms, errors, words_said, misheard = [], [], [], [], 0, 0, []
     with tempfile.TemporaryDirectory(prefix="cohost-bench-") as name:
         tmp = Path(name)
         config = dataclasses.replace(config, queue=dataclasses.replace(config.queue, path=str(tmp / "queue.sqlite3")))
@@ -245,7 +245,7 @@ def run(config: Config, utterances: int, barge_ins: int) -> dict[str, Any]:
                     time.sleep(1.5)  # the co-host is talking, its echo in the microphone
                     speech, voiced = _speech(BARGE_INS[i % len(BARGE_INS)], tmp)
                     times = mic.play(speech, voiced)
-                    watch.next(EventKind.STOPPED, mark)
+                    stopped_at, _ = watch.next(EventKind.STOPPED, mark)
                     deadline = time.monotonic() + 5
                     while "onset" not in times and time.monotonic() < deadline:
                         time.sleep(0.01)
@@ -256,6 +256,7 @@ def run(config: Config, utterances: int, barge_ins: int) -> dict[str, Any]:
                         silent = probe.silent_from(times["onset"])
                     if silent is not None:
                         barge_ms.append((silent - times["onset"]) * 1000)
+                        detect_ms.append((stopped_at - times["onset"]) * 1000)
                     watch.next(EventKind.HEARD, mark)
                     _wait_quiet(conversation)
     return {
@@ -265,6 +266,7 @@ def run(config: Config, utterances: int, barge_ins: int) -> dict[str, Any]:
         "speech_end_to_transcript_ms": summary(transcript_ms),
         "speech_end_to_answer_audio_ms": summary(answer_ms),
         "barge_in_onset_to_silence_ms": summary(barge_ms),
+        "barge_in_onset_to_stop_ms": summary(detect_ms),
         "word_error_rate": round(errors / max(1, words_said), 3),
         "misheard": misheard,
         "idle_cpu_pct_one_core": idle_pct,
@@ -297,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(engine_config(args), args.utterances, args.barge_ins)
     rows = [("speech end → final transcript", "speech_end_to_transcript_ms"),
             ("speech end → answer's first audio", "speech_end_to_answer_audio_ms"),
-            ("barge-in: onset → co-host silent", "barge_in_onset_to_silence_ms")]  # fmt: skip
+            ("barge-in: onset → co-host silent", "barge_in_onset_to_silence_ms"),
+            ("  of which onset → stop_talking()", "barge_in_onset_to_stop_ms")]  # fmt: skip
     print(f"{'':36} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for label, key in rows:
         s = report[key]
