@@ -18,7 +18,7 @@ DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 # The keys with a fixed set of values. The stages that act on them name the same sets
 # (tests/test_config_checked_at_load.py keeps the two alike).
 VoiceBackend = Literal["piper", "espeak"]
-OutputName = Literal["stream", "virtualcam", "file"]
+OutputName = Literal["plugin", "stream", "virtualcam", "file"]
 Background = Literal["photo", "key"]
 PlatformName = Literal["twitch", "youtube", "bilibili", "douyin", "kuaishou", "custom"]  # scenes/platforms.toml
 ChatSourceName = Literal["twitch", "bilibili", "youtube", "console"]
@@ -59,6 +59,7 @@ class ModelsConfig:
 class LiveConfig:
     outputs: list[OutputName]
     stream_port: int
+    plugin_socket: str
     audio_device: str
     file: str
     background: Background
