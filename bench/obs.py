@@ -1,7 +1,9 @@
-"""`cohost bench obs`: A/V offset and drift at the RTMP output, and render-to-OBS latency.
+"""`cohost bench obs`: A/V offset and drift at the RTMP output, render-to-OBS latency and CPU, for
+each path into OBS (`--path plugin`, `stream`, or `both`, one after the other in one run).
 
 Starts a real headless OBS and a local nginx-rtmp (the test harness's), runs the real live engine
-into OBS through the `stream` output, alternating speech (a line every 30 s) and idle, while OBS
+into OBS through the `plugin` output (the obs-cohost source, built from obs_plugin/ and installed
+into that OBS) or the `stream` output (a Media Source), alternating speech (a line every 30 s) and idle, while OBS
 streams through the `custom` preset to nginx. Every 2 s one frame is a white flash and its audio
 block carries a 7 kHz tone burst at the same clock sample; every frame also carries the wall-clock
 time it was rendered, as a 24-bit barcode in its top-left corner.
@@ -10,12 +12,15 @@ time it was rendered, as a 24-bit barcode in its top-left corner.
   (positive = picture late). Drift: the fitted change of that offset over the run, per 10 minutes.
 - Latency: OBS's own picture of the avatar source (GetSourceScreenshot), polled twice a second; the
   barcode it shows says when that frame was rendered.
+- CPU: this process (the engine, and this benchmark's polling) and OBS, over the whole run, as a
+  share of one core.
 
 Needs what the tests need: Debian's obs-studio, xvfb, nginx-light and libnginx-mod-rtmp.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import tempfile
@@ -36,7 +41,11 @@ from engine.media.decode import VideoReader, read_audio
 from engine.models import PROJECT_ROOT
 from engine.obs.client import ObsRequestFailed
 from engine.obs.controller import ObsController
-from engine.obs.sources import AVATAR, ObsSetup
+from engine.obs.sources import AVATAR, PLUGIN_AVATAR, ObsSetup
+from engine.obs_plugin_build import build as build_plugin
+from engine.obs_plugin_build import install as install_plugin
+from engine.output.base import Output
+from engine.output.plugin import PluginOutput
 from engine.output.stream import StreamOutput
 from engine.platforms import apply_platform, get_preset
 
@@ -60,12 +69,11 @@ LINES = [
 
 
 class MarkerOutput:
-    """Wraps the stream output: stamps the render time on every frame, and a flash + tone every 2 s."""
+    """Wraps an output: stamps the render time on every frame, and a flash + tone every 2 s."""
 
-    name = "stream"
-
-    def __init__(self, inner: StreamOutput, t0: float) -> None:
+    def __init__(self, inner: Output, t0: float) -> None:
         self.inner, self.t0 = inner, t0
+        self.name = inner.name
         self.sample_rate = 0
         self.marker_samples: list[int] = []
 
@@ -78,6 +86,7 @@ class MarkerOutput:
 
     def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
         frame = frame.copy()
+        opaque = frame.shape[2] == 3
         if sample // self._every != (sample + len(pcm)) // self._every or sample == 0:
             frame[:] = 255
             pcm = pcm.copy()
@@ -85,7 +94,10 @@ class MarkerOutput:
             self.marker_samples.append(sample)
         stamp = int((time.monotonic() - self.t0) * 1000) & ((1 << BITS) - 1)
         for i in range(BITS):
-            frame[:CELL, i * CELL : (i + 1) * CELL] = 255 if stamp >> i & 1 else 0
+            cell = frame[:CELL, i * CELL : (i + 1) * CELL]
+            cell[..., :3] = 255 if stamp >> i & 1 else 0
+            if not opaque:
+                cell[..., 3] = 255
         self.inner.write(frame, pcm, sample)
 
     def close(self) -> None:
@@ -134,7 +146,7 @@ def flash_times(path: Path) -> list[float]:
     return times
 
 
-def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
+def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
     base = load_config()
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -144,24 +156,32 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
         config = replace(
             base,
             render=replace(base.render, width=size[0], height=size[1], fps=fps),
-            live=replace(base.live, outputs=["stream"], stream_port=udp_port),
+            live=replace(base.live, outputs=[path], stream_port=udp_port, plugin_socket=str(tmp / "plugin.sock")),
         )
+        obs_home = tmp / "obs"
+        if path == "plugin":
+            install_plugin(build_plugin(tmp / "plugin-build"), obs_home / ".config" / "obs-studio")
+            setup, source = ObsSetup(plugin_socket=config.live.plugin_socket), PLUGIN_AVATAR
+            inner: Output = PluginOutput(config.live.plugin_socket_path)
+        else:
+            setup = ObsSetup(
+                avatar_url=f"udp://127.0.0.1:{udp_port}", avatar_sync_offset_ms=config.obs.avatar_sync_offset_ms
+            )
+            source, inner = AVATAR, StreamOutput(udp_port)
         with (
             RtmpServer(tmp / "rtmp") as rtmp,
-            ObsProcess(tmp / "obs", free_port(), canvas=(*size, fps)) as obs,
+            ObsProcess(obs_home, free_port(), canvas=(*size, fps)) as obs,
             ExitStack() as stack,
         ):
-            controller = ObsController(
-                "127.0.0.1", obs.ws_port, "", "Co-host",
-                ObsSetup(avatar_url=f"udp://127.0.0.1:{udp_port}", avatar_sync_offset_ms=config.obs.avatar_sync_offset_ms),
-            )  # fmt: skip
+            controller = ObsController("127.0.0.1", obs.ws_port, "", "Co-host", setup)
             controller.connect()
             obs.call("SetCurrentProgramScene", sceneName="Co-host")
             apply_platform(controller, get_preset("custom"), rtmp.url, "bench")
             obs.call("StartStream")
 
             t0 = time.monotonic()
-            marker = MarkerOutput(StreamOutput(udp_port), t0)
+            marker = MarkerOutput(inner, t0)
+            cpu_begin = (os.times(), _process_cpu_s(obs.pid))
             engine = stack.enter_context(live_engine(config, [marker]))
             stop = threading.Event()
             runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
@@ -176,8 +196,8 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
                     next_line += SPEAK_EVERY_S
                 asked = time.monotonic()
                 try:
-                    stamp = read_stamp(controller.screenshot(AVATAR, width=size[0] // SHOT_SCALE))
-                except ObsRequestFailed:  # no picture yet: the Media Source is still opening the stream
+                    stamp = read_stamp(controller.screenshot(source, width=size[0] // SHOT_SCALE))
+                except ObsRequestFailed:  # no picture yet: the source is still opening the stream
                     stamp = None
                 answered = time.monotonic()
                 if stamp is not None:
@@ -187,6 +207,10 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
                         latencies.append(float(latency))
                 time.sleep(max(0.0, 0.5 - (time.monotonic() - asked)))
             status = engine.status()
+            wall = time.monotonic() - t0
+            cpu_end = (os.times(), _process_cpu_s(obs.pid))
+            engine_cpu = (cpu_end[0].user + cpu_end[0].system - cpu_begin[0].user - cpu_begin[0].system) / wall
+            obs_cpu = (cpu_end[1] - cpu_begin[1]) / wall
             stop.set()
             runner.join(timeout=10)
             engine.close()
@@ -208,7 +232,7 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
     slope = float(np.polyfit(at, offsets, 1)[0]) if np.ptp(at) > 0 else 0.0
     lat = np.array(latencies) if latencies else np.array([np.nan])
     return {
-        "benchmark": "obs",
+        "benchmark": "obs", "path": path,
         "minutes": minutes, "size": f"{size[0]}x{size[1]}", "fps": fps,
         "markers_sent": len(marker.marker_samples), "markers_found": len(pairs),
         "offset_ms_median": round(float(np.median(offsets)), 2),
@@ -218,11 +242,22 @@ def run(minutes: float, size: tuple[int, int], fps: int) -> dict:
         "latency_ms_median": round(float(np.nanmedian(lat)), 1),
         "latency_ms_p95": round(float(np.nanpercentile(lat, 95)), 1),
         "latency_samples": len(latencies),
-        "engine_frames_dropped": status.get("frames_dropped"),
+        "engine_cpu_pct_one_core": round(100 * engine_cpu, 1),
+        "obs_cpu_pct_one_core": round(100 * obs_cpu, 1),
+        "engine_frames_dropped": status.frames_dropped,
         "obs_render_skipped": stream_stats.get("renderSkippedFrames"),
         "obs_output_skipped": stream_stats.get("outputSkippedFrames"),
-        "avatar_sync_offset_ms": config.obs.avatar_sync_offset_ms,
+        "avatar_sync_offset_ms": config.obs.avatar_sync_offset_ms if path == "stream" else 0.0,
     }  # fmt: skip
+
+
+def _process_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) another process has used, from /proc; 0 where there is none."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,11 +267,16 @@ def main(argv: list[str] | None = None) -> int:
     # OBS renders in software (llvmpipe) and shares the CPU with the engine.
     parser.add_argument("--size", type=parse_size, default=(640, 360), metavar="WxH")
     parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument(
+        "--path", choices=("plugin", "stream", "both"), default="both", help="how the co-host reaches OBS"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE")
     args = parser.parse_args(argv)
-    report = run(args.minutes, args.size, args.fps)
-    width = max(len(k) for k in report)
-    for key, value in report.items():
-        print(f"{key:<{width}}  {value}")
-    save_json(args.json, report)
+    paths = ("plugin", "stream") if args.path == "both" else (args.path,)
+    reports = [run(args.minutes, args.size, args.fps, path) for path in paths]
+    width = max(len(k) for k in reports[0])
+    print(f"{'':<{width}}  " + "  ".join(f"{r['path']:>12}" for r in reports))
+    for key in reports[0]:
+        print(f"{key:<{width}}  " + "  ".join(f"{str(r[key]):>12}" for r in reports))
+    save_json(args.json, reports[0] if len(reports) == 1 else {"benchmark": "obs", "paths": reports})
     return 0

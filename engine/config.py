@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 # (tests/test_config_checked_at_load.py keeps the two alike).
 VoiceBackend = Literal["piper", "espeak"]
 OutputName = Literal["plugin", "stream", "virtualcam", "file"]
-Background = Literal["photo", "key"]
+Background = Literal["photo", "key", "transparent"]
 PlatformName = Literal["twitch", "youtube", "bilibili", "douyin", "kuaishou", "custom"]  # scenes/platforms.toml
 ChatSourceName = Literal["twitch", "bilibili", "youtube", "console"]
 BrainBackend = Literal["openai", "local", "scripted"]
@@ -64,6 +65,16 @@ class LiveConfig:
     file: str
     background: Background
     key_color: Colour
+
+    @property
+    def plugin_socket_path(self) -> Path:
+        """plugin_socket, or the default the plugin's source also takes (obs_plugin/PROTOCOL.md)."""
+        if self.plugin_socket:
+            return Path(self.plugin_socket).expanduser()
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        if runtime:
+            return Path(runtime) / "obs-cohost.sock"
+        return Path(tempfile.gettempdir()) / f"obs-cohost-{os.getuid()}.sock"
 
 
 @dataclass(frozen=True)

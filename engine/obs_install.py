@@ -17,6 +17,7 @@ Running it again changes nothing. Passwords and tokens are never printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -25,12 +26,13 @@ import shutil
 import string
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import files
+from engine import files, obs_plugin_build
 from engine.api.auth import ensure_token
 from engine.config import Config, load_config, update_user_config
 from engine.errors import CohostError, UsageError, report
@@ -272,9 +274,17 @@ def build_collection(name: str, config: Config, token: str, platform: str = sys.
     collection["name"] = name
     kind = sources.text_kind(_obs_platform(platform))
     width, height = TEMPLATE_CANVAS
+    native = "plugin" in config.live.outputs
     for source in collection["sources"]:
-        if source["name"] == sources.AVATAR:
+        if source["name"] == sources.AVATAR and native:
+            source["name"], source["id"], source["versioned_id"] = (sources.PLUGIN_AVATAR, *[sources.PLUGIN_KIND] * 2)
+            source["settings"] = sources.plugin_settings(str(config.live.plugin_socket_path))
+        elif source["name"] == sources.AVATAR:
             source["settings"] = sources.avatar_settings(f"udp://127.0.0.1:{config.live.stream_port}")
+        elif source["id"] == "scene" and native:
+            for item in source["settings"]["items"]:
+                if item["name"] == sources.AVATAR:
+                    item["name"] = sources.PLUGIN_AVATAR
         elif source["name"] in (sources.SUBTITLES, sources.QUESTION):
             source["id"], source["versioned_id"] = kind.removesuffix("_v2"), kind
             valign = "bottom" if source["name"] == sources.SUBTITLES else "top"
@@ -345,7 +355,9 @@ def write_private(change: FileChange) -> None:
         raise CohostError(f"cannot write {change.path}: {e.strerror}") from None
 
 
-def install(config_path: Path | None, obs_config: Path | None, obs_version: int | None, dry_run: bool) -> None:
+def install(
+    config_path: Path | None, obs_config: Path | None, obs_version: int | None, dry_run: bool, plugin: bool = True
+) -> None:
     config = load_config(config_path)
     config_dir = obs_config or find_obs_config(obs_config_candidates())
     version = obs_version
@@ -357,6 +369,8 @@ def install(config_path: Path | None, obs_config: Path | None, obs_version: int 
     if obs_running():
         _say("warning: OBS is running; quit it before using these settings, or it may overwrite them when it exits")
 
+    if plugin:
+        config = _install_plugin(config, config_dir, config_path, dry_run)
     password = existing_obs_password(config_dir) or config.obs.password or generate_password()
     token = config.api.token or (ensure_token(config, config_path) if not dry_run else "dry-run")
     changes = websocket_changes(config_dir, version, config.obs.port, password)
@@ -383,6 +397,47 @@ def install(config_path: Path | None, obs_config: Path | None, obs_version: int 
     )
 
 
+def _install_plugin(config: Config, config_dir: Path, config_path: Path | None, dry_run: bool) -> Config:
+    """The native OBS source, built and installed when this machine can, then made the engine's
+    output in place of the Media Source stream (the config returned says so); otherwise one line
+    says why the stream stays."""
+    fallback = "the co-host reaches OBS through the Media Source stream"
+    if FLATPAK_ID in str(config_dir):
+        _say(
+            f"OBS from Flatpak loads plugins only as Flatpak extensions: the native source is not installed; {fallback}"
+        )
+        return config
+    missing = obs_plugin_build.missing_tools()
+    if missing:
+        _say(f"the native OBS source is not built (missing: {', '.join(missing)}); {fallback}")
+        return config
+    if obs_plugin_build.is_current(config_dir):
+        _say(f"the native OBS source in {obs_plugin_build.installed_dir(config_dir)} is current")
+    elif dry_run:
+        _say(f"would build the native OBS source and install it in {config_dir / 'plugins'}")
+        return config
+    else:
+        try:
+            with tempfile.TemporaryDirectory(prefix="obs-cohost-build-") as build_dir:
+                installed = obs_plugin_build.install(obs_plugin_build.build(Path(build_dir)), config_dir)
+        except CohostError as e:
+            _say(f"{e}\n==> {fallback}")
+            return config
+        _say(f"built the native OBS source and installed it in {installed}")
+    outputs = config.live.outputs
+    if "plugin" in outputs or "stream" not in outputs:
+        return config
+    outputs = ["plugin" if o == "stream" else o for o in outputs]
+    _say(
+        ("would make" if dry_run else "made")
+        + ' the engine send the co-host to it: [live] outputs "plugin", not "stream"'
+    )
+    if dry_run:
+        return config
+    update_user_config({"live": {"outputs": outputs}}, config_path)
+    return dataclasses.replace(config, live=dataclasses.replace(config.live, outputs=outputs))
+
+
 def _say(line: str) -> None:
     print(f"==> {line}", flush=True)
 
@@ -393,11 +448,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--obs-config", type=Path, help="OBS's config folder, when it is not found")
     parser.add_argument("--obs-version", type=int, help="OBS's major version, when it cannot be detected")
     parser.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    parser.add_argument(
+        "--no-plugin", action="store_true", help="keep the Media Source stream: do not build the native OBS source"
+    )
     args = parser.parse_args(argv)
     try:
         if args.obs_version is not None and args.obs_version < 1:
             raise UsageError(f"--obs-version must be a major version like 29 or 30, not {args.obs_version}")
-        install(args.config, args.obs_config, args.obs_version, args.dry_run)
+        install(args.config, args.obs_config, args.obs_version, args.dry_run, plugin=not args.no_plugin)
     except CohostError as e:
         return report(e)
     return 0

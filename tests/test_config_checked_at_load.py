@@ -26,9 +26,9 @@ from tests.test_cli import cohost
 BAD_VALUES = [
     ("[render]\nfps = 0", "[render] fps must be a whole number over 0, got 0"),
     ("[render]\nwidth = -1280", "[render] width must be a whole number over 0, got -1280"),
-    ('[live]\nbackground = "blue"', """[live] background must be one of "photo", "key", got 'blue'"""),
+    ('[live]\nbackground = "blue"', """[live] background must be one of "photo", "key", "transparent", got 'blue'"""),
     ('[live]\noutputs = ["stream", "ndi"]',
-     """[live] outputs entries must be one of "stream", "virtualcam", "file", got 'ndi'"""),
+     """[live] outputs entries must be one of "plugin", "stream", "virtualcam", "file", got 'ndi'"""),
     ('[brain]\nbackend = "gpt"', """[brain] backend must be one of "openai", "local", "scripted", got 'gpt'"""),
     ('[render]\nfps = "fast"', "[render] fps must be a whole number, got 'fast'"),
     ("[moderation]\nhate_threshold = 1.5",

@@ -24,6 +24,7 @@ from engine.obs_install import (
     obs_version_from_cli,
     obs_version_from_files,
 )
+from engine.obs_plugin_build import missing_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_GLOBAL_INI = "[General]\nFirstRun=true\nLanguage=de-DE\n\n[Basic]\nProfile=Mine\nSceneCollection=Mine\n"
@@ -55,10 +56,11 @@ class Home:
     def config(self) -> dict:
         return tomllib.loads(self.config_path.read_text())
 
-    def install(self, *args: str) -> Run:
+    def install(self, *args: str, plugin: bool = False) -> Run:
+        """`plugin`: also build the native source (most tests leave it out: a build takes seconds)."""
         env = {**os.environ, "HOME": str(self.path), "XDG_CONFIG_HOME": str(self.path / ".config")}
         result = subprocess.run(
-            [sys.executable, "-m", "engine.obs_install", *args],
+            [sys.executable, "-m", "engine.obs_install", *args, *(() if plugin else ("--no-plugin",))],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -272,3 +274,16 @@ def test_ini_updates_touch_only_their_section() -> None:
     assert updated == "[A]\nx=1\n\n[OBSWebSocket]\nServerPort=2\nAlertsEnabled=true\nAuthRequired=true\n\n[B]\ny=2\n"
     assert ini_with(updated, "OBSWebSocket", {"ServerPort": "2"}) == updated
     assert ini_with("", "S", {"k": "v"}) == "[S]\nk=v\n"
+
+
+@pytest.mark.skipif(bool(missing_tools()), reason="needs cmake, a C compiler and libobs-dev (.ci/run installs them)")
+def test_the_native_source_is_built_into_obs_plugins_once_and_becomes_the_engines_output(home: Home) -> None:
+    run = home.install("--obs-version", "29", plugin=True)
+    assert run.returncode == 0, run.output
+    module = home.obs / "plugins" / "obs-cohost"
+    assert (module / "bin" / "64bit" / "obs-cohost.so").is_file() and (module / "data").is_dir()
+    assert home.config()["live"]["outputs"] == ["plugin"]
+    before = home.snapshot()
+    again = home.install("--obs-version", "29", plugin=True)
+    assert again.returncode == 0 and "is current" in again.output
+    assert home.snapshot() == before  # built from the same sources: not rebuilt, nothing rewritten

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from engine.config import Config
 from engine.face.avatar import Avatar
 from engine.face.background import key_background
-from engine.face.portrait import load_portrait
+from engine.face.portrait import load_cutout, load_portrait
 from engine.face.renderer import Renderer
 from engine.hearing.echo import PlayedAudio
 from engine.live.engine import LiveEngine
@@ -19,13 +19,15 @@ from engine.voice import load_voice
 
 
 def build_renderer(config: Config, avatar: Avatar | None = None, size: tuple[int, int] | None = None) -> Renderer:
-    """The configured (or given) portrait at the configured (or given) size, over the photo or the
-    key colour."""
+    """The configured (or given) portrait at the configured (or given) size, over the photo, the
+    key colour, or nothing (RGBA frames)."""
     avatar = avatar or load_portrait(config)
-    image = avatar.image
+    image, alpha = avatar.image, None
     if config.live.background == "key":
         image = key_background(image, avatar.landmarks, config.live.key_color.rgb)
-    return Renderer(image, avatar.landmarks, size or (config.render.width, config.render.height))
+    elif config.live.background == "transparent":
+        alpha = load_cutout(config, avatar)
+    return Renderer(image, avatar.landmarks, size or (config.render.width, config.render.height), alpha)
 
 
 def with_played(config: Config, fan_out: FanOut) -> PlayedAudio | None:

@@ -34,7 +34,7 @@ def run_chat(config: Config, out: Path, stdin: TextIO | None = None) -> int:
     fan_out.sinks.append(_printer(name))
     ended = threading.Event()
     played = with_played(config, fan_out)
-    outputs = [FileOutput(out)] + ([played] if played else [])
+    outputs = [FileOutput(out, key_color=config.live.key_color.rgb)] + ([played] if played else [])
     with live_engine(config, outputs, sink=fan_out) as engine:
         engine.start()
         with conversation_session(

@@ -15,6 +15,7 @@ from engine.face.portrait import load_portrait
 from engine.face.renderer import Renderer
 from engine.live.engine import LiveEngine
 from engine.live.events import Event, EventKind
+from engine.output.base import KEY_COLOR
 from engine.output.file import FileOutput
 from engine.voice import load_voice
 from engine.voice.base import VoiceBackend
@@ -45,10 +46,18 @@ class SayResult:
 
 
 def render_clip(
-    text: str, renderer: Renderer, voice: VoiceBackend, path: Path, *, fps: int, av_offset_ms: float = 0.0
+    text: str,
+    renderer: Renderer,
+    voice: VoiceBackend,
+    path: Path,
+    *,
+    fps: int,
+    av_offset_ms: float = 0.0,
+    key_color: tuple[int, int, int] = KEY_COLOR,
 ) -> Clip:
     """One line through an unpaced live engine into `path` (overwritten): LEAD_IN_S of idle face,
-    the line until its last sound and mouth frame, then TAIL_S. CohostError when nothing is heard."""
+    the line until its last sound and mouth frame, then TAIL_S; a transparent background over
+    `key_color`. CohostError when nothing is heard."""
     heard: list[float] = []
     dropped: list[Event] = []
 
@@ -58,7 +67,7 @@ def render_clip(
         elif event.kind is EventKind.DROPPED:
             dropped.append(event)
 
-    output = FileOutput(path, keep_existing=False)
+    output = FileOutput(path, keep_existing=False, key_color=key_color)
     limit_frames = round(max(LIMIT_MIN_S, LIMIT_S_PER_CHAR * len(text)) * fps)
     with LiveEngine(renderer, voice, [output], fps=fps, av_offset_ms=av_offset_ms, sink=watch,
                     realtime=False) as engine:  # fmt: skip
@@ -96,8 +105,9 @@ def say(
     mark = time.perf_counter()
     try:
         clip = render_clip(
-            text, renderer, voice, out, fps=fps or config.render.fps, av_offset_ms=config.render.av_offset_ms
-        )
+            text, renderer, voice, out, fps=fps or config.render.fps, av_offset_ms=config.render.av_offset_ms,
+            key_color=config.live.key_color.rgb,
+        )  # fmt: skip
     finally:
         voice.close()
     timings["speak_and_encode"] = time.perf_counter() - mark

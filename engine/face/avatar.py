@@ -71,11 +71,15 @@ def read_image(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def image_digest(image: np.ndarray) -> str:
+    """What a photo's cached results are keyed by: its pixels, whatever file they came from."""
+    return hashlib.sha256(image.tobytes() + str(image.shape).encode()).hexdigest()[:32]
+
+
 def _detect_cached(
     image: np.ndarray, model_path: Path, cache_dir: Path | None
 ) -> tuple[list[DetectedFace], Path | None]:
-    digest = hashlib.sha256(image.tobytes() + str(image.shape).encode()).hexdigest()[:32]
-    cached = cache_dir / f"{digest}.v{CACHE_VERSION}.npz" if cache_dir else None
+    cached = cache_dir / f"{image_digest(image)}.v{CACHE_VERSION}.npz" if cache_dir else None
     if cached and cached.exists():
         with np.load(cached) as data:
             return [DetectedFace(p, t) for p, t in zip(data["points"], data["transforms"])], cached

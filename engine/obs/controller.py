@@ -82,6 +82,7 @@ class ObsController:
         setup = ObsSetup(
             # The engine's `stream` output sends MPEG-TS to this loopback port; other outputs need no source.
             avatar_url=f"udp://127.0.0.1:{live.stream_port}" if "stream" in live.outputs else None,
+            plugin_socket=str(live.plugin_socket_path) if "plugin" in live.outputs else None,
             key_color=live.key_color if live.background == "key" else None,
             duck_sources=tuple(config.obs.duck_sources),
             duck_db=config.obs.duck_db,
@@ -161,6 +162,12 @@ class ObsController:
         self._ready.set()
         if self.report is not None and self.report.created:
             LOG.info("OBS at %s: added %s to scene %r", self.address, ", ".join(self.report.created), self.report.scene)
+        if self.report is not None and self.report.missing:
+            LOG.warning(
+                "OBS at %s has no Co-host (obs-cohost) source: the plugin is not installed there, so the co-host "
+                'is not shown in OBS. Run python3 install.py --obs, or set [live] outputs = ["stream"]',
+                self.address,
+            )
 
     def _supervise(self) -> None:
         while not self._closing.is_set():

@@ -15,6 +15,8 @@ from engine.colour import Colour
 LOG = logging.getLogger(__name__)
 
 AVATAR = "Co-host avatar"  # not "Co-host": scenes and sources share one namespace in OBS, and that is the scene
+PLUGIN_AVATAR = "Co-host avatar (plugin)"  # the obs-cohost plugin's source, fed by the `plugin` output
+PLUGIN_KIND = "cohost_source"
 SUBTITLES = "Co-host subtitles"
 QUESTION = "Co-host question"
 HEARD = "Co-host hears"  # the streamer's words as the co-host hears them ([hearing] enabled)
@@ -30,8 +32,9 @@ Request = Callable[..., dict[str, Any]]  # request(name, data=None) -> response 
 class ObsSetup:
     """What the controller keeps in OBS.
 
-    avatar_url: what the avatar Media Source plays (the engine's loopback MPEG-TS); None = no avatar
-        source (e.g. the co-host reaches OBS through a virtual camera instead).
+    avatar_url: what the avatar Media Source plays (the engine's loopback MPEG-TS); None = no Media
+        Source avatar (e.g. the co-host reaches OBS through the plugin or a virtual camera instead).
+    plugin_socket: the socket the plugin's avatar source reads (the `plugin` output); None = none.
     key_color: the colour to key out of the avatar with OBS's chroma key (background = "key"); None = no key.
     duck_sources, duck_db: audio inputs turned down by duck_db while the co-host speaks.
     heard_caption: a caption of what the co-host hears the streamer say (partials as they change).
@@ -40,6 +43,7 @@ class ObsSetup:
     """
 
     avatar_url: str | None = None
+    plugin_socket: str | None = None
     avatar_sync_offset_ms: float = 0.0
     key_color: Colour | None = None
     heard_caption: bool = False
@@ -55,6 +59,7 @@ class SetupReport:
     scene: str
     text_kind: str
     created: list[str] = field(default_factory=list)  # sources (or filters) this run added
+    missing: list[str] = field(default_factory=list)  # input kinds wanted that OBS lacks (the plugin's)
 
 
 def text_kind(platform: str) -> str:
@@ -82,6 +87,12 @@ def avatar_settings(url: str) -> dict[str, Any]:
         "reconnect_delay_sec": 1,
         "hw_decode": False,
     }
+
+
+def plugin_settings(socket: str) -> dict[str, Any]:
+    """The plugin's source reading the engine's socket; it keeps the last picture while the engine
+    restarts."""
+    return {"socket": socket, "buffer_ms": 50, "keep_last_frame": True}
 
 
 def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, Any]:
@@ -156,28 +167,35 @@ def ensure_sources(request: Request, scene: str, setup: ObsSetup, platform: str)
         report.created.append(name)
         return name not in inputs
 
+    full_canvas = {
+        "positionX": 0.0,
+        "positionY": 0.0,
+        "alignment": _ALIGN_TOP_LEFT,
+        "boundsType": "OBS_BOUNDS_SCALE_INNER",
+        "boundsWidth": float(width),
+        "boundsHeight": float(height),
+        "boundsAlignment": 0,
+    }
+    if setup.plugin_socket is not None:
+        kinds = set(request("GetInputKindList", {"unversioned": True})["inputKinds"])
+        if PLUGIN_KIND in kinds:
+            ensure(PLUGIN_AVATAR, PLUGIN_KIND, plugin_settings(setup.plugin_socket), full_canvas)
+            if setup.avatar_url is None and AVATAR in in_scene:
+                _hide(request, report.scene, AVATAR)  # a Media Source from before the plugin: nothing feeds it now
+            _follow_settings(request, PLUGIN_AVATAR, plugin_settings(setup.plugin_socket), ("socket",))
+            _ensure_key(request, PLUGIN_AVATAR, setup.key_color, report)
+        else:
+            report.missing.append(PLUGIN_KIND)
     if setup.avatar_url is not None:
-        created = ensure(
-            AVATAR,
-            "ffmpeg_source",
-            avatar_settings(setup.avatar_url),
-            {
-                "positionX": 0.0,
-                "positionY": 0.0,
-                "alignment": _ALIGN_TOP_LEFT,
-                "boundsType": "OBS_BOUNDS_SCALE_INNER",
-                "boundsWidth": float(width),
-                "boundsHeight": float(height),
-                "boundsAlignment": 0,
-            },
-        )
+        created = ensure(AVATAR, "ffmpeg_source", avatar_settings(setup.avatar_url), full_canvas)
         if created and setup.avatar_sync_offset_ms:
             request(
                 "SetInputAudioSyncOffset",
                 {"inputName": AVATAR, "inputAudioSyncOffset": round(setup.avatar_sync_offset_ms)},
             )
-        _follow_avatar_url(request, setup.avatar_url)
-        _ensure_key(request, setup.key_color, report)
+        # Any settings change restarts a Media Source (a visible hiccup on every reconnect).
+        _follow_settings(request, AVATAR, avatar_settings(setup.avatar_url), ("is_local_file", "input", "input_format"))
+        _ensure_key(request, AVATAR, setup.key_color, report)
     margin = height / 24
     ensure(
         SUBTITLES,
@@ -201,32 +219,38 @@ def ensure_sources(request: Request, scene: str, setup: ObsSetup, platform: str)
     return report
 
 
-def _follow_avatar_url(request: Request, url: str) -> None:
-    """Points an existing avatar at the configured stream; untouched when it already is, because any
-    settings change restarts the Media Source (a visible hiccup on every reconnect)."""
-    current = request("GetInputSettings", {"inputName": AVATAR})["inputSettings"]
-    wanted = avatar_settings(url)
-    if any(current.get(key) != wanted[key] for key in ("is_local_file", "input", "input_format")):
-        request("SetInputSettings", {"inputName": AVATAR, "inputSettings": wanted})
+def _hide(request: Request, scene: str, name: str) -> None:
+    item = request("GetSceneItemId", {"sceneName": scene, "sourceName": name})["sceneItemId"]
+    if request("GetSceneItemEnabled", {"sceneName": scene, "sceneItemId": item})["sceneItemEnabled"]:
+        request("SetSceneItemEnabled", {"sceneName": scene, "sceneItemId": item, "sceneItemEnabled": False})
+        LOG.info("hid %r in scene %r: the co-host comes through the plugin's source now", name, scene)
 
 
-def _ensure_key(request: Request, key_color: Colour | None, report: SetupReport) -> None:
-    """The chroma-key filter on the avatar: added once, following the configured colour, and disabled
-    (not deleted: the user may have tuned it) when the photo's own background is wanted."""
-    filters = {f["filterName"] for f in request("GetSourceFilterList", {"sourceName": AVATAR})["filters"]}
+def _follow_settings(request: Request, name: str, wanted: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Points an existing source at what the config says; untouched when it already does (the user's
+    other changes to it are kept)."""
+    current = request("GetInputSettings", {"inputName": name})["inputSettings"]
+    if any(current.get(key) != wanted[key] for key in keys):
+        request("SetInputSettings", {"inputName": name, "inputSettings": wanted})
+
+
+def _ensure_key(request: Request, source: str, key_color: Colour | None, report: SetupReport) -> None:
+    """The chroma-key filter on an avatar source: added once, following the configured colour, and
+    disabled (not deleted: the user may have tuned it) when the photo's own background is wanted."""
+    filters = {f["filterName"] for f in request("GetSourceFilterList", {"sourceName": source})["filters"]}
     if key_color is None:
         if KEY_FILTER in filters:
-            request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": False})
+            request("SetSourceFilterEnabled", {"sourceName": source, "filterName": KEY_FILTER, "filterEnabled": False})
         return
     settings = {"key_color_type": "custom", "key_color": key_color.obs_abgr}
     if KEY_FILTER in filters:
-        request("SetSourceFilterSettings", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterSettings": settings})
-        request("SetSourceFilterEnabled", {"sourceName": AVATAR, "filterName": KEY_FILTER, "filterEnabled": True})
+        request("SetSourceFilterSettings", {"sourceName": source, "filterName": KEY_FILTER, "filterSettings": settings})
+        request("SetSourceFilterEnabled", {"sourceName": source, "filterName": KEY_FILTER, "filterEnabled": True})
     else:
         request(
             "CreateSourceFilter",
             {
-                "sourceName": AVATAR,
+                "sourceName": source,
                 "filterName": KEY_FILTER,
                 "filterKind": "chroma_key_filter_v2",
                 "filterSettings": settings,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.media.mp4 import Mp4Writer
-from engine.output.base import Output
+from engine.output.base import KEY_COLOR, Output, rgb
 from engine.output.worker import OutputWorker
 
 QUEUE_FRAMES = 30  # frames waiting for the encoder before the engine waits too
@@ -20,13 +20,15 @@ class FileOutput(Output):
     file is exact rather than live: if the encoder falls behind, the engine waits for it (and its
     real-time loop then drops rendered frames, which the file shows as repeated pictures).
     An earlier session's file is never overwritten: the new one gets the time in its name (unless
-    `keep_existing` is False, as for `cohost say --out`, which names the file it writes)."""
+    `keep_existing` is False, as for `cohost say --out`, which names the file it writes). Frames with
+    alpha are flattened over `key_color`."""
 
     name = "file"
 
-    def __init__(self, path: Path, *, keep_existing: bool = True) -> None:
+    def __init__(self, path: Path, *, keep_existing: bool = True, key_color: tuple[int, int, int] = KEY_COLOR) -> None:
         self.path = Path(path)
         self._keep_existing = keep_existing
+        self.key_color = key_color
         self._writer: Mp4Writer | None = None
         self._worker: OutputWorker | None = None
         self._next_sample = 0
@@ -64,7 +66,7 @@ class FileOutput(Output):
     def _encode(self, item: tuple[np.ndarray, np.ndarray]) -> None:
         frame, pcm = item
         assert self._writer is not None
-        self._writer.write_frame(frame)
+        self._writer.write_frame(rgb(frame, self.key_color))  # here, off the engine's thread
         self._writer.write_audio(pcm)
 
 

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from engine.errors import CohostError
-from engine.output.base import Output
+from engine.output.base import KEY_COLOR, Output, rgb
 from engine.output.worker import OutputWorker
 from engine.stats import p50_p95
 
@@ -58,8 +58,9 @@ STATS_FRAMES = 300
 class StreamOutput(Output):
     name = "stream"
 
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", *, key_color: tuple[int, int, int] = KEY_COLOR) -> None:
         self.host, self.port = host, port
+        self.key_color = key_color  # behind the person, when frames carry alpha
         self._container: av.container.OutputContainer | None = None
         self._worker: OutputWorker | None = None
         self._encode_ms: deque[float] = deque(maxlen=STATS_FRAMES)
@@ -101,7 +102,7 @@ class StreamOutput(Output):
         assert self._worker is not None, "open() first"
         if self._anchor is None:
             self._anchor = (time.monotonic(), sample)
-        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # a copy, so the engine may reuse `frame`
+        yuv = cv2.cvtColor(rgb(frame, self.key_color), cv2.COLOR_RGB2YUV_I420)  # a copy: the engine reuses `frame`
         self._worker.put((yuv, pcm.copy(), sample))
 
     def stats(self) -> dict[str, Any]:

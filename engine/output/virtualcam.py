@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.errors import CohostError
 from engine.media.devices import find_device, platform, selected, sounddevice
-from engine.output.base import AudioRoute, Output
+from engine.output.base import KEY_COLOR, AudioRoute, Output, rgb
 
 # pyvirtualcam's backend for each platform: v4l2loopback on Linux, OBS's own virtual camera on
 # Windows and macOS.
@@ -55,9 +55,17 @@ def capture_hint(audio_device: str) -> str:
 class VirtualCamOutput(Output):
     name = "virtualcam"
 
-    def __init__(self, device: str | None, audio_device: str, *, backend: str | None = None) -> None:
+    def __init__(
+        self,
+        device: str | None,
+        audio_device: str,
+        *,
+        backend: str | None = None,
+        key_color: tuple[int, int, int] = KEY_COLOR,
+    ) -> None:
         self.device = device
         self.audio_device = audio_device
+        self.key_color = key_color  # behind the person, when frames carry alpha
         self.backend = backend or CAMERA_BACKENDS.get(platform(), "")
         self.latency_ms = 0.0
         self._camera: Any = None
@@ -88,7 +96,7 @@ class VirtualCamOutput(Output):
     def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
         assert self._camera is not None and self._audio is not None, "open() first"
         self._audio.write(pcm)
-        self._camera.send(frame)
+        self._camera.send(rgb(frame, self.key_color))
 
     def audio_route(self) -> AudioRoute:
         return AudioRoute(self.audio_device, self.latency_ms, capture_hint(self.audio_device))
