@@ -103,8 +103,10 @@ def _items_named(obs, name: str) -> int:  # noqa: F811
     )
 
 
-def test_speech_reaches_viewers_through_obs_and_rtmp_in_sync(live, obs, rtmp, face_model):  # noqa: F811
-    wait_until(lambda: _items_named(obs, AVATAR) == 1, 30, "the co-host's sources")
+def speech_through_rtmp_in_sync(live: Live, obs, rtmp, face_model) -> tuple[subprocess.CompletedProcess, ...]:  # noqa: F811
+    """Streams with `cohost stream start` while the co-host says LINE, then checks the nginx recording:
+    the avatar's face, its mouth moving with the speech, lip sync within ±40 ms. Returns the start
+    and stop runs."""
     obs.call("SetCurrentProgramScene", sceneName=load_config(live.config_path).obs.scene)  # the streamer's scene switch
     started = live.cohost(
         "stream", "start", "--platform", "custom", "--server", rtmp.url, "--config", str(live.config_path)
@@ -123,6 +125,12 @@ def test_speech_reaches_viewers_through_obs_and_rtmp_in_sync(live, obs, rtmp, fa
     assert report.passed, report.failures
     assert -40 <= report.lag_ms <= 40
     assert report.speech_open > 0.1  # the mouth moves with the speech viewers hear
+    return started, stopped
+
+
+def test_speech_reaches_viewers_through_obs_and_rtmp_in_sync(live, obs, rtmp, face_model):  # noqa: F811
+    wait_until(lambda: _items_named(obs, AVATAR) == 1, 30, "the co-host's sources")
+    started, stopped = speech_through_rtmp_in_sync(live, obs, rtmp, face_model)
 
     for text in (started.stdout + started.stderr, stopped.stdout + stopped.stderr, live.log.read_text()):
         assert STREAM_KEY not in text

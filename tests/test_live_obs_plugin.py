@@ -24,7 +24,7 @@ from engine.obs_plugin_build import install, missing_tools
 from tests.harness.obs import ObsProcess, ObsRequestError
 from tests.harness.obs_plugin import obs_plugin_module  # noqa: F401 (a fixture, found by name)
 from tests.harness.process import free_port, log_tail, spawn, stop_group, wait_until
-from tests.test_live_obs_e2e import Live, _items_named, _wait_for_text
+from tests.test_live_obs_e2e import Live, _items_named, _wait_for_text, speech_through_rtmp_in_sync
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason="needs cmake, a C compiler and libobs-dev (.ci/run)")
 
@@ -124,6 +124,10 @@ def test_the_engine_killed_mid_sentence_and_restarted_is_picked_up_with_no_obs_r
     assert plugin_obs.pid == obs_pid and plugin_obs.call("GetVersion")
     inputs = [i["inputName"] for i in plugin_obs.call("GetInputList")["inputs"]]
     assert inputs.count(PLUGIN_AVATAR) == 1 and _items_named(plugin_obs, PLUGIN_AVATAR) == 1
+
+
+def test_speech_reaches_viewers_through_the_plugin_and_rtmp_in_sync(engine, plugin_obs, rtmp, face_model):  # noqa: F811
+    speech_through_rtmp_in_sync(engine.live, plugin_obs, rtmp, face_model)
 
 
 def test_a_transparent_co_host_shows_the_source_below_it_around_the_head(engine, plugin_obs, face_model):

@@ -410,7 +410,7 @@ static void *cohost_create(obs_data_t *settings, obs_source_t *source)
 static void cohost_get_defaults(obs_data_t *settings)
 {
 	obs_data_set_default_string(settings, S_SOCKET, "");
-	obs_data_set_default_int(settings, S_BUFFER_MS, 50);
+	obs_data_set_default_int(settings, S_BUFFER_MS, 10);
 	obs_data_set_default_bool(settings, S_KEEP_LAST_FRAME, true);
 }
 
