@@ -240,21 +240,50 @@ def test_the_co_hosts_echo_is_taken_out_and_the_streamer_talking_over_it_is_left
     assert np.mean((streamer_heard - streamer_said) ** 2) < 0.05 * np.mean(streamer_said**2)
 
 
-def test_before_the_echo_is_taken_out_only_the_co_hosts_own_sound_is_held_back(tmp_path):
-    """Right after the co-host spoke (its echo not yet fitted), the microphone hearing its sound is
-    held back, and the streamer answering at once is not."""
+def _wav_16k(path: Path, audio: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1), out.setsampwidth(2), out.setframerate(RATE)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+def _starts_heard_over_an_echo(config: Config, cohost: np.ndarray, mic: np.ndarray, tmp_path: Path) -> Ears:
+    """A listener on `mic` (paced like a microphone) while `cohost` is played, as the engine plays it:
+    a frame's block at a time, on the wall clock."""
     played = PlayedAudio()
     played.open(64, 48, 25, RATE)
-    cohost = _voice_16k("Sure, that was a close one.", "en-us", tmp_path)
-    streamer = _voice_16k("How long have we been streaming today?", STREAMER_VOICE, tmp_path)
-    played.write(np.zeros((48, 64, 3), np.uint8), (cohost * 32768).astype(np.int16), 0)
-    delay = round(0.15 * RATE)
-    for heard, like_echo in ((0.6 * cohost[delay : delay + RATE // 2], True), (streamer[: RATE // 2], False)):
-        canceller = EchoCanceller(played)
-        for at in range(0, len(heard) - WINDOW + 1, WINDOW):
-            canceller._mic = np.concatenate([canceller._mic[WINDOW:], heard[at : at + WINDOW]])
-        assert canceller.active() and not canceller.converged
-        assert canceller.sounds_like_echo() is like_echo
+    ears, done = Ears(), threading.Event()
+    listener = build_listener(
+        config, ears, source=FileSource(_wav_16k(tmp_path / "mic.wav", mic), realtime=True), played=played,
+        on_end=done.set,
+    )  # fmt: skip
+    block, frame = RATE // 25, np.zeros((48, 64, 3), np.uint8)
+    with listener:
+        began = time.monotonic()
+        for at in range(0, len(cohost), block):
+            time.sleep(max(0.0, began + at / RATE - time.monotonic()))
+            played.write(frame, (cohost[at : at + block] * 32768).astype(np.int16), 0)
+        assert done.wait(30)
+        listener.drain()
+    return ears
+
+
+def test_an_echo_whose_delay_jumps_as_the_output_runs_dry_is_not_taken_for_the_streamer(config, tmp_path):
+    """The co-host's sound device ran dry and waited for its prefill: from there on the echo comes
+    90 ms later than the canceller had it, and until it finds the new delay, what it leaves is the
+    co-host's own voice (twice, once inverted). That starts nothing; the streamer talking over the same
+    jump is heard."""
+    cohost = _voice_16k("This is sentence number one of a long answer from the co-host.", "en-us", tmp_path)
+    delay, jump_at, gap = round(0.23 * RATE), round(1.2 * RATE), round(0.09 * RATE)
+    echo = 0.6 * np.concatenate([np.zeros(delay, np.float32), cohost])
+    echo = np.concatenate([echo[:jump_at], np.zeros(gap, np.float32), echo[jump_at:]])
+    assert _starts_heard_over_an_echo(config, cohost, echo, tmp_path).started == 0
+
+    streamer = _voice_16k("Wait, wait, hold on a second please.", STREAMER_VOICE, tmp_path)
+    talking = echo.copy()
+    talking[jump_at : jump_at + len(streamer)] += streamer[: len(talking) - jump_at]
+    ears = _starts_heard_over_an_echo(config, cohost, talking, tmp_path)
+    assert ears.started == 1 and {"wait", "hold"} & set(words(" ".join(ears.texts())))
 
 
 def test_whisper_reads_an_utterance_in_a_window_its_own_length_as_well_as_in_thirty_seconds(config, tmp_path):

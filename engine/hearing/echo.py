@@ -44,8 +44,9 @@ POOR = 0.5  # more of a window's energy than this left over: the delay is looked
 JUMP_S = 0.15  # short, so that a delay that just jumped is found at its new place
 GOOD = 0.1  # less than this left over: the canceller has the echo
 HEARD_BACK_RATIO = 0.7  # a transcript this similar to a recent co-host sentence is its echo
-# Before the canceller has the echo, the microphone's last GAIN_S correlating this well (normalised)
-# with the played sound somewhere is taken as the echo; the streamer's own voice scores far lower.
+# What the canceller left over in the last GAIN_S correlating this well (normalised) with the played
+# sound somewhere is the echo it missed (not fitted yet, or its delay just moved); the streamer's own
+# voice scores far lower.
 LIKE_ECHO = 0.5
 
 
@@ -107,35 +108,36 @@ class EchoCanceller:
     def __init__(self, played: PlayedAudio) -> None:
         self.played = played
         self._mic = np.zeros(round(ESTIMATE_S * RATE), np.float32)
+        self._left = np.zeros(round(GAIN_S * RATE), np.float32)  # what process() returned lately
         self._count = 0  # microphone samples seen
         self.delay: int | None = None  # microphone position minus played position of the same sound
         self._estimated_at = 0
-        # The echo has been taken out well at least once since the co-host started making sound:
-        # until then, sound left over cannot be told from the streamer's.
-        self.converged = False
 
     def active(self) -> bool:
         """The co-host made a sound lately: an echo of it may be on the microphone now or soon (a
         block is handed out before it is heard, by the output's own buffering)."""
         return time.monotonic() - self.played.sounded_at <= ACTIVE_S
 
-    def sounds_like_echo(self) -> bool:
-        """The microphone's last GAIN_S is the played sound coming back, as far as correlation can tell
-        (for the moments before the canceller has the echo, when what is left over cannot tell)."""
-        mic = self._mic[-round(GAIN_S * RATE) :]
-        if float(np.mean(mic**2)) < QUIET:
+    def left_sounds_like_echo(self) -> bool:
+        """What was left over in the last GAIN_S is the played sound coming back, as far as correlation
+        can tell: the moments before the echo is fitted, and those after its delay jumped (the output
+        ran dry and waited for its prefill, or dropped sound), until it is found again."""
+        if float(np.mean(self._left**2)) < QUIET:
             return False
         buffer, _ = self.played.snapshot()
-        return best_match(mic, buffer)[1] >= LIKE_ECHO
+        return best_match(self._left, buffer)[1] >= LIKE_ECHO
 
     def process(self, window: np.ndarray) -> np.ndarray:
+        left = self._cancelled(window)
+        self._left = np.concatenate([self._left[len(left) :], left])
+        return left
+
+    def _cancelled(self, window: np.ndarray) -> np.ndarray:
         self._mic = np.concatenate([self._mic[len(window) :], window])
         self._count += len(window)
         buffer, total = self.played.snapshot()
-        if not self.active():
-            self.converged = False  # quiet for a while: the next line starts over
-            if float(np.mean(buffer**2)) < QUIET:
-                return window
+        if not self.active() and float(np.mean(buffer**2)) < QUIET:
+            return window
         if self.delay is None or self._count - self._estimated_at >= ESTIMATE_EVERY_S * RATE:
             self._estimate(buffer, total)
         if self.delay is None:
@@ -152,9 +154,7 @@ class EchoCanceller:
             moved = self._estimated(buffer, total, round(JUMP_S * RATE))
             retried = self._cancel(buffer, total, moved, window) if moved is not None else None
             if retried is not None and float(np.dot(retried, retried)) < GOOD * heard:
-                self.delay, left, kept = moved, retried, float(np.dot(retried, retried))
-        if heard > QUIET * len(window) and kept < GOOD * heard:
-            self.converged = True
+                self.delay, left = moved, retried
         return left
 
     def _cancel(self, buffer: np.ndarray, total: int, delay: int, window: np.ndarray) -> np.ndarray | None:
@@ -208,14 +208,15 @@ class EchoCanceller:
 
 
 def best_match(mic: np.ndarray, reference: np.ndarray) -> tuple[int, float]:
-    """Where in `reference` the stretch `mic` matches best (the start of the highest normalised
-    cross-correlation, by FFT), and that correlation (1: the same sound, scaled)."""
+    """Where in `reference` the stretch `mic` matches best (the start of the largest normalised
+    cross-correlation, by FFT), and that correlation's size (1: the same sound, scaled). Its sign is
+    left out: a device may invert the sound, and the echo over-subtracted is the sound inverted."""
     n = len(mic)
     size = 1 << (len(reference) + n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(reference, size) * np.conj(np.fft.rfft(mic, size)), size)[: len(reference) - n + 1]
     energy = np.cumsum(np.concatenate([[0.0], reference.astype(np.float64) ** 2]))
     under = energy[n:] - energy[:-n]  # the reference's energy under each shift
-    scores = corr / np.sqrt(np.maximum(under, 1e-12))
+    scores = np.abs(corr) / np.sqrt(np.maximum(under, 1e-12))
     shift = int(np.argmax(scores))
     return shift, float(scores[shift]) / max(float(np.linalg.norm(mic)), 1e-12)
 

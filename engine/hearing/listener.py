@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 
 RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits before each reopening of a failed device, then the last again
 # While the co-host is heard, what is left of its echo must not start an utterance: the VAD
-# threshold is raised and speech must last 160 ms, not 64 ms (barge-in waits those 96 ms more: with 3
-# windows, an output that dropped sound and moved the echo stopped the co-host on its own voice).
+# threshold is raised and speech must last 160 ms, not 64 ms (barge-in waits those 96 ms more).
 THRESHOLD_WHILE_SPEAKING = 0.2
 START_WINDOWS_WHILE_SPEAKING = 5
 TRAILING_S = 0.2  # silence after the speech in what is transcribed at a pause (as Endpointer.take keeps)
@@ -191,21 +190,24 @@ class Listener:
 
     def _window(self, window: np.ndarray) -> None:
         endpointer = self._endpointer
-        echo = unsure = False
+        echo = False
         if self._echo is not None:
             echo = self._echo.active()
             window = self._echo.process(window)
-            # The co-host just started: until its echo is taken out, what sounds like it starts nothing.
-            unsure = echo and not self._echo.converged and not endpointer.speaking and self._echo.sounds_like_echo()
         if self.push_to_talk:
             self._push_to_talk_window(window)
             return
-        threshold = endpointer.endpoint.threshold + (THRESHOLD_WHILE_SPEAKING if echo else 0.0)
+        threshold = min(endpointer.endpoint.threshold + (THRESHOLD_WHILE_SPEAKING if echo else 0.0), 0.95)
         start = START_WINDOWS_WHILE_SPEAKING if echo else START_WINDOWS
         probability = self._vad.probability(window)
-        if unsure:
+        # Sound the canceller missed (its echo not fitted yet, or the delay just moved) starts
+        # nothing; the correlation is only worked out for a window that would count as speech. The
+        # VAD forgets that sound too (its state would carry it into the windows after).
+        missed = echo and not endpointer.speaking and probability >= threshold
+        if missed and self._echo is not None and self._echo.left_sounds_like_echo():
             probability = 0.0
-        event = endpointer.push(window, probability, min(threshold, 0.95), start)
+            self._vad.reset()
+        event = endpointer.push(window, probability, threshold, start)
         if event == "start":
             self._utterance += 1
             self._status.speaking = True
