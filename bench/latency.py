@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench import add_engine_options, engine_config, save_json
-from bench.udp import drained_udp_port
+from bench.drain import drained_udp_port
 from engine.app.build import live_engine
 from engine.app.session import conversation_session
 from engine.chat.message import ChatMessage
@@ -66,6 +66,9 @@ class Probe:
         self.inner.write(frame, pcm, sample)
         with self._lock:
             self.blocks.append((sample, time.monotonic()))
+
+    def clock_started(self, sample: int, due_ns: int) -> None:
+        self.inner.clock_started(sample, due_ns)
 
     def close(self) -> None:
         self.inner.close()

@@ -100,6 +100,9 @@ class MarkerOutput:
                 cell[..., 3] = 255
         self.inner.write(frame, pcm, sample)
 
+    def clock_started(self, sample: int, due_ns: int) -> None:
+        self.inner.clock_started(sample, due_ns)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -162,7 +165,7 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
         if path == "plugin":
             install_plugin(build_plugin(tmp / "plugin-build"), obs_home / ".config" / "obs-studio")
             setup, source = ObsSetup(plugin_socket=config.live.plugin_socket), PLUGIN_AVATAR
-            inner: Output = PluginOutput(config.live.plugin_socket_path)
+            inner: PluginOutput | StreamOutput = PluginOutput(config.live.plugin_socket_path)
         else:
             setup = ObsSetup(
                 avatar_url=f"udp://127.0.0.1:{udp_port}", avatar_sync_offset_ms=config.obs.avatar_sync_offset_ms
@@ -186,7 +189,8 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
             stop = threading.Event()
             runner = threading.Thread(target=engine.run, args=(stop,), daemon=True)
             runner.start()
-            latencies: list[float] = []
+            latencies: list[tuple[float, float]] = []  # (from the request, from the request's midpoint)
+            round_trips: list[float] = []
             next_line, line = time.monotonic() + 3.0, 0
             end = time.monotonic() + minutes * 60
             while time.monotonic() < end:
@@ -200,17 +204,19 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
                 except ObsRequestFailed:  # no picture yet: the source is still opening the stream
                     stamp = None
                 answered = time.monotonic()
+                round_trips.append((answered - asked) * 1000)
                 if stamp is not None:
-                    now_ms = int(((asked + answered) / 2 - t0) * 1000) & ((1 << BITS) - 1)
-                    latency = (now_ms - stamp) % (1 << BITS)
-                    if latency < 5000:
-                        latencies.append(float(latency))
+                    asked_ms, middle_ms = ((t - t0) * 1000 for t in (asked, (asked + answered) / 2))
+                    after = [(int(t) - stamp) % (1 << BITS) for t in (asked_ms, middle_ms)]
+                    if after[1] < 5000:
+                        latencies.append((float(after[0]), float(after[1])))
                 time.sleep(max(0.0, 0.5 - (time.monotonic() - asked)))
             status = engine.status()
             wall = time.monotonic() - t0
             cpu_end = (os.times(), _process_cpu_s(obs.pid))
             engine_cpu = (cpu_end[0].user + cpu_end[0].system - cpu_begin[0].user - cpu_begin[0].system) / wall
             obs_cpu = (cpu_end[1] - cpu_begin[1]) / wall
+            output_stats = inner.stats()
             stop.set()
             runner.join(timeout=10)
             engine.close()
@@ -218,6 +224,9 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
             obs.call("StopStream")
             time.sleep(1.0)
             stream_stats = obs.call("GetStats")
+            for line in obs.log_path.read_text(errors="replace").splitlines():
+                if "[obs-cohost]" in line or "audio buffering" in line:
+                    print(f"obs: {line}", file=sys.stderr)
             controller.close()
             recording = max(rtmp.recordings(), key=lambda p: p.stat().st_mtime)
 
@@ -230,7 +239,7 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
     at = np.array([p[0] for p in pairs])
     offsets = np.array([p[1] for p in pairs])
     slope = float(np.polyfit(at, offsets, 1)[0]) if np.ptp(at) > 0 else 0.0
-    lat = np.array(latencies) if latencies else np.array([np.nan])
+    lat = np.array(latencies) if latencies else np.full((1, 2), np.nan)
     return {
         "benchmark": "obs", "path": path,
         "minutes": minutes, "size": f"{size[0]}x{size[1]}", "fps": fps,
@@ -239,8 +248,11 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
         "offset_ms_p95_abs": round(float(np.percentile(np.abs(offsets), 95)), 2),
         "offset_ms_min": round(float(offsets.min()), 2), "offset_ms_max": round(float(offsets.max()), 2),
         "drift_ms_per_10min": round(slope * 600, 2),
-        "latency_ms_median": round(float(np.nanmedian(lat)), 1),
-        "latency_ms_p95": round(float(np.nanpercentile(lat, 95)), 1),
+        "latency_ms_median": round(float(np.nanmedian(lat[:, 1])), 1),
+        "latency_ms_p95": round(float(np.nanpercentile(lat[:, 1], 95)), 1),
+        # The picture cannot have been taken before it was asked for: a floor under the figures above.
+        "latency_ms_median_from_request": round(float(np.nanmedian(lat[:, 0])), 1),
+        "screenshot_round_trip_ms_median": round(float(np.median(round_trips)), 1) if round_trips else None,
         "latency_samples": len(latencies),
         "engine_cpu_pct_one_core": round(100 * engine_cpu, 1),
         "obs_cpu_pct_one_core": round(100 * obs_cpu, 1),
@@ -248,6 +260,8 @@ def run(minutes: float, size: tuple[int, int], fps: int, path: str) -> dict:
         "obs_render_skipped": stream_stats.get("renderSkippedFrames"),
         "obs_output_skipped": stream_stats.get("outputSkippedFrames"),
         "avatar_sync_offset_ms": config.obs.avatar_sync_offset_ms if path == "stream" else 0.0,
+        **{f"output_{k}": v for k, v in output_stats.items()},
+        "offsets_ms": [[round(t, 2), round(o, 2)] for t, o in pairs],  # (recording time, offset) per marker
     }  # fmt: skip
 
 
@@ -274,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     paths = ("plugin", "stream") if args.path == "both" else (args.path,)
     reports = [run(args.minutes, args.size, args.fps, path) for path in paths]
-    width = max(len(k) for k in reports[0])
+    keys = list(dict.fromkeys(k for r in reports for k in r))  # each output has counters of its own
+    width = max(len(k) for k in keys)
     print(f"{'':<{width}}  " + "  ".join(f"{r['path']:>12}" for r in reports))
-    for key in reports[0]:
-        print(f"{key:<{width}}  " + "  ".join(f"{str(r[key]):>12}" for r in reports))
+    for key in (k for k in keys if k != "offsets_ms"):
+        print(f"{key:<{width}}  " + "  ".join(f"{str(r.get(key, '-')):>12}" for r in reports))
     save_json(args.json, reports[0] if len(reports) == 1 else {"benchmark": "obs", "paths": reports})
     return 0

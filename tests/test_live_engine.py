@@ -25,15 +25,17 @@ from engine.live.engine import LiveEngine
 from engine.live.events import Event
 from engine.live.track import FADE_S, LINE_GAP_S, SENTENCE_GAP_S
 from engine.output import make_outputs
+from engine.output.base import Output
 from engine.output.file import FileOutput
 from engine.voice.espeak import EspeakBackend
+from tests.harness.process import wait_until
 from tests.harness.voices import Tapped
 
 SMALL = (320, 180)
 TWO_SENTENCES = "The quick brown fox jumps over the lazy dog. Then it runs far away into the woods."
 
 
-class Recorder:
+class Recorder(Output):
     """Keeps what the engine hands its outputs: every block's first sample and PCM, and the frames
     (all of them, or only a cheap fingerprint for long runs)."""
 
@@ -46,12 +48,18 @@ class Recorder:
         self.frames: list[np.ndarray] = []
         self.fingerprints: list[int] = []
         self.opened: tuple[int, int, int, int] | None = None
+        self.clock: tuple[int, int] | None = None  # (sample, due_ns) from clock_started
+        self.written_ns: list[int] = []
         self.closed = False
 
     def open(self, width: int, height: int, fps: int, sample_rate: int) -> None:
         self.opened = (width, height, fps, sample_rate)
 
+    def clock_started(self, sample: int, due_ns: int) -> None:
+        self.clock = (sample, due_ns)
+
     def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
+        self.written_ns.append(time.monotonic_ns())
         self.samples.append(sample)
         self.pcm.append(pcm.copy())
         self.fingerprints.append(hash(frame.tobytes()))
@@ -216,6 +224,26 @@ def test_stop_talking_cuts_the_voice_within_100_ms_of_clock_and_the_next_line_pl
     assert [e.line_id for e in events.of("dropped")] == [queued_id]
     assert [e.line_id for e in events.of("speaking_started")] == [cut_id, after]
     assert events.of("stopped")
+
+
+def test_in_real_time_outputs_are_told_when_the_first_block_is_due_and_unpaced_they_are_not(small_renderer, espeak):
+    engine, recorder, _ = _engine(small_renderer, espeak, realtime=True)
+    with engine:
+        engine.start()
+        wait_until(lambda: len(recorder.samples) >= 10, 10, "ten frames")
+    assert recorder.clock is not None
+    sample, due_ns = recorder.clock
+    assert sample == recorder.samples[0] and due_ns <= recorder.written_ns[0]
+    # Frame k's block is written near its time on that clock (ahead of it, or late by a slow frame).
+    lateness_s = [
+        (w - due_ns) / 1e9 - (s - sample) / espeak.sample_rate for w, s in zip(recorder.written_ns, recorder.samples)
+    ]
+    assert max(lateness_s[1:]) < 2.0 and min(lateness_s) > -1.0
+
+    unpaced, recorder, _ = _engine(small_renderer, espeak)
+    with unpaced:
+        unpaced.run_frames(3)
+    assert recorder.clock is None and len(recorder.samples) == 3
 
 
 def test_stop_talking_in_real_time_cuts_within_100_ms_of_the_clock(config, small_renderer, espeak):

@@ -95,6 +95,19 @@ def test_a_source_gets_hello_then_pictures_and_sound_stamped_with_one_clock_samp
     assert np.frombuffer(sounds[0][3], "<i2").tolist() == pcm.tolist()
 
 
+def test_blocks_are_placed_when_the_engines_clock_says_they_are_due_not_when_they_were_written(output):
+    """The first block is written late (the first picture is slow to render) and the rest ahead of
+    their time; OBS shows each at its time, so the clock sent is the engine's, not the first write's."""
+    due_ns = time.monotonic_ns() - 200_000_000  # sample 2 * BLOCK was due 200 ms ago
+    output.clock_started(2 * BLOCK, due_ns)
+    reader = Reader(output.path)
+    wait_until(lambda: output.connected == 1, 5, "the source to connect")
+    output.write(_frame(10), np.zeros(BLOCK, np.int16), 2 * BLOCK)
+    output.close()
+    clock_ns = HELLO_FIELDS.unpack(reader.messages()[0][3])[-1]
+    assert clock_ns == due_ns - 2 * BLOCK * 1_000_000_000 // 22050
+
+
 def test_a_transparent_frame_keeps_its_alpha(output):
     reader = Reader(output.path)
     wait_until(lambda: output.connected == 1, 5, "the source to connect")

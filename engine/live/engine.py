@@ -311,8 +311,12 @@ class LiveEngine:
         cv2.setNumThreads(1)
         self.open()
         try:
-            started = time.monotonic()
+            started_ns = time.monotonic_ns()
+            started = started_ns / 1e9
             first = self._frame
+            if self.realtime:
+                for output in self.outputs:
+                    output.clock_started(self._clock_sample(), started_ns)
             while not stop_event.is_set():
                 render = True
                 if self.realtime:

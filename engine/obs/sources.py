@@ -92,7 +92,7 @@ def avatar_settings(url: str) -> dict[str, Any]:
 def plugin_settings(socket: str) -> dict[str, Any]:
     """The plugin's source reading the engine's socket; it keeps the last picture while the engine
     restarts."""
-    return {"socket": socket, "buffer_ms": 10, "keep_last_frame": True}  # the plugin's defaults, made explicit
+    return {"socket": socket, "buffer_ms": 40, "keep_last_frame": True}  # the plugin's defaults, made explicit
 
 
 def text_settings(kind: str, width: int, height: int, valign: str) -> dict[str, Any]:

@@ -39,6 +39,13 @@ class Output(Protocol):
 
     def close(self) -> None: ...
 
+    def clock_started(self, sample: int, due_ns: int) -> None:
+        """The engine runs on the wall clock from now: `sample` is due at `due_ns` on
+        time.monotonic_ns() (CLOCK_MONOTONIC) and each later one 1/sample_rate after it. Not called
+        when it runs unpaced (offline rendering, tests); an output that stamps sound and pictures
+        with its receiver's clock (the plugin) needs it, since blocks are written ahead of their time,
+        and the first one late."""
+
     def audio_route(self) -> AudioRoute | None:
         """Where the sound goes apart from the picture, once open; None when both travel together
         (one stream, one file), so there is nothing to line up in OBS."""

@@ -18,12 +18,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from engine.errors import CohostError
 from engine.output.base import Output
+from engine.stats import p50_p95
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +73,12 @@ class PluginOutput(Output):
         self._accepting.start()
         log.info("plugin output: waiting for OBS's Co-host source on %s", self.path)
 
+    def clock_started(self, sample: int, due_ns: int) -> None:
+        self._map_clock(sample, due_ns)
+
     def write(self, frame: np.ndarray, pcm: np.ndarray, sample: int) -> None:
-        if self._clock_ns is None:
-            # The first block is handed out now: sample 0 was due this long ago on CLOCK_MONOTONIC
-            # (the clock OBS stamps with), so OBS places every later block by its sample alone.
-            self._clock_ns = time.monotonic_ns() - sample * 1_000_000_000 // self._sample_rate
-            self._hello = HELLO_FIELDS.pack(*self._hello_fields, self._clock_ns)
+        if self._clock_ns is None:  # an unpaced engine: the first block is taken as due now
+            self._map_clock(sample, time.monotonic_ns())
         with self._lock:
             connections = list(self._connections)
         if not connections:
@@ -103,6 +105,11 @@ class PluginOutput(Output):
             if sound:
                 connection.send(AUDIO, sound, sample)
 
+    def _map_clock(self, sample: int, due_ns: int) -> None:
+        """Sample 0's time on CLOCK_MONOTONIC (the clock OBS stamps with), which OBS places every block by."""
+        self._clock_ns = due_ns - sample * 1_000_000_000 // self._sample_rate
+        self._hello = HELLO_FIELDS.pack(*self._hello_fields, self._clock_ns)
+
     def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
@@ -119,6 +126,19 @@ class PluginOutput(Output):
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            connections = list(self._connections)
+        send_p50, send_p95 = p50_p95(ms for c in connections for ms in list(c.picture_send_ms))
+        return {
+            "pictures_sent": self.pictures_sent,
+            "repeats_sent": self.repeats_sent,
+            "pictures_dropped": sum(c.pictures_dropped for c in connections),
+            # The time a picture waits for the socket: OBS's source not keeping up shows here.
+            "send_ms_p50": send_p50,
+            "send_ms_p95": send_p95,
+        }
 
     @property
     def connected(self) -> int:
@@ -185,13 +205,14 @@ class _Connection:
         self._socket = peer
         self._max_sound = max(1, round(MAX_SOUND_WAITING_S * sample_rate * 2))
         self._on_end = on_end
-        self._waiting: deque[tuple[int, bytes, bytes]] = deque()  # kind, header, payload
+        self._waiting: deque[tuple[int, bytes, bytes, float]] = deque()  # kind, header, payload, queued at
         self._sound_waiting = 0  # bytes of AUDIO in _waiting
         self._changed = threading.Condition()
         self._sequence = 0
         self.fresh = True  # HELLO not sent yet
         self.alive = True
         self.pictures_dropped = 0
+        self.picture_send_ms: deque[float] = deque(maxlen=300)  # written by the engine -> in the socket
         self._thread = threading.Thread(target=self._send_all, name="cohost-plugin-send", daemon=True)
         self._thread.start()
 
@@ -200,11 +221,11 @@ class _Connection:
         with self._changed:
             if not self.alive:
                 return
-            self._waiting.append((kind, message(kind, payload, sample, self._sequence), payload))
+            self._waiting.append((kind, message(kind, payload, sample, self._sequence), payload, time.monotonic()))
             self._sequence += 1
             if kind == AUDIO:
                 self._sound_waiting += len(payload)
-            pictures = [i for i, (k, _, _) in enumerate(self._waiting) if k == VIDEO]
+            pictures = [i for i, (k, *_) in enumerate(self._waiting) if k == VIDEO]
             if len(pictures) > MAX_PICTURES_WAITING:
                 del self._waiting[pictures[0]]
                 self.pictures_dropped += 1
@@ -226,7 +247,7 @@ class _Connection:
         """The engine stops: what is waiting and a BYE are sent (for up to 2 s), then it ends."""
         with self._changed:
             if self.alive:
-                self._waiting.append((BYE, message(BYE, b"", 0, self._sequence), b""))
+                self._waiting.append((BYE, message(BYE, b"", 0, self._sequence), b"", time.monotonic()))
             self.alive = False
             self._changed.notify()
         self._thread.join(timeout=2)
@@ -240,7 +261,7 @@ class _Connection:
                 self._changed.wait_for(lambda: self._waiting or not self.alive)
                 if not self._waiting:
                     break
-                kind, header, payload = self._waiting.popleft()
+                kind, header, payload, queued = self._waiting.popleft()
                 if kind == AUDIO:
                     self._sound_waiting -= len(payload)
             try:
@@ -249,6 +270,8 @@ class _Connection:
                     self._socket.sendall(payload)
             except OSError:
                 break
+            if kind == VIDEO:
+                self.picture_send_ms.append((time.monotonic() - queued) * 1000)
         with self._changed:
             self.alive = False
         _shutdown(self._socket)

@@ -18,6 +18,7 @@
 #include <util/platform.h>
 #include <util/threading.h>
 
+#include "presenter.h"
 #include "transport.h"
 #include "unix-socket.h"
 
@@ -29,12 +30,17 @@
 #define AFTER_ERROR_MS 1000  /* the engine broke the protocol */
 #define READ_BUFFER (256 * 1024)
 #define MAX_BUFFER_MS 500
+/* A new connection's pictures shown at once, as they come, while none arrives in time to be paced
+ * from: then the next is paced from whatever its time (the engine is slow to catch up). */
+#define LATE_PICTURES_BEFORE_PACING 30
+#define HOLD_SOUND_S 2 /* sound kept back until the pictures are paced (at most) */
 
 struct cohost_source {
 	obs_source_t *source;
 	pthread_t thread;
 	bool thread_started;
 	int wake[2]; /* [0] polled by the reader, [1] written by OBS's threads */
+	struct cohost_presenter presenter;
 
 	pthread_mutex_t lock; /* guards socket_path and path_changed */
 	char *socket_path;
@@ -52,9 +58,16 @@ struct reader {
 	uint8_t *buffer;
 	char *path;
 	bool greeted; /* this connection's HELLO arrived */
-	bool paced;   /* this connection's first picture is shown */
+	bool paced;   /* this connection's pictures are placed on OBS's frames (pace_from) */
+	int late_pictures;
 	bool clock_mapped;
 	uint64_t origin_ns;
+	/* Added to the sound's timestamps and the pictures' times: how much later than its own time
+	 * the picture paced from is seen on OBS's frames. Until then the sound waits in `held`. */
+	int64_t sound_shift_ns;
+	uint8_t *held;
+	size_t held_bytes;
+	uint64_t held_sample; /* the first held sample */
 	int logged_connect_error; /* not logged again until it changes or a connection works */
 	char reason[256];
 };
@@ -158,20 +171,42 @@ static void on_hello(void *opaque, const struct cohost_hello *hello)
 	     hello->width, hello->height, hello->fps_num, hello->fps_den, hello->sample_rate);
 }
 
-/* OBS paces an async source's frames from the last one it showed, not by the clock (a new
- * connection's frames would wait out the time since the old one's last frame, for up to 2 s, and
- * show buffer_ms early). So a connection's first picture is shown at its own timestamp, with OBS's
- * pacing reset to it: the later ones then keep the buffer and stay with the sound, which OBS
- * places by its timestamp. The wait (at most the largest buffer) leaves the stop signal alone. */
-static void show_first_picture(struct reader *r, const struct obs_source_frame *frame)
+static void output_sound(struct reader *r, const uint8_t *pcm, uint32_t samples, uint64_t sample)
 {
-	uint64_t now = os_gettime_ns();
-	if (frame->timestamp > now) {
-		uint64_t ms = (frame->timestamp - now) / 1000000ull;
-		cohost_wake_pipe_peek(r->ctx->wake[0], ms > MAX_BUFFER_MS ? MAX_BUFFER_MS : (int)ms);
-	}
-	obs_source_preload_video(r->ctx->source, frame);
-	obs_source_show_preloaded_video(r->ctx->source);
+	/* The wire's little-endian int16 is OBS's AUDIO_FORMAT_16BIT on every platform OBS runs on. */
+	struct obs_source_audio audio = {
+		.data = {pcm},
+		.frames = samples,
+		.speakers = SPEAKERS_MONO,
+		.format = AUDIO_FORMAT_16BIT,
+		.samples_per_sec = r->parser.hello.sample_rate,
+		.timestamp = (uint64_t)((int64_t)timestamp_ns(r, sample) + r->sound_shift_ns),
+	};
+	obs_source_output_audio(r->ctx->source, &audio);
+}
+
+static void release_held_sound(struct reader *r)
+{
+	if (r->held_bytes)
+		output_sound(r, r->held, (uint32_t)(r->held_bytes / 2), r->held_sample);
+	r->held_bytes = 0;
+}
+
+/* A connection's pictures are seen at their time moved onto OBS's frames: the first in time (or,
+ * while none comes in time, the LATE_PICTURES_BEFORE_PACING-th) at the OBS frame nearest its time,
+ * and each later one as many frames after as its time says. The sound is shifted by the same
+ * amount, so that the two stay together to the sample however OBS's frames fall. Pictures that
+ * come late before that are shown at once, their sound held back. */
+static void pace_from(struct reader *r, const struct obs_source_frame *frame)
+{
+	uint64_t interval = cohost_obs_frame_interval();
+	uint64_t shown = cohost_showing_frame(frame->timestamp, obs_get_video_frame_time(), os_gettime_ns(), interval);
+
+	r->sound_shift_ns = (int64_t)(shown - frame->timestamp);
+	r->paced = true;
+	blog(LOG_INFO, "[obs-cohost] pictures paced on OBS's frames, %.1f ms from their time (the sound "
+	     "follows them), after %d late ones", (double)r->sound_shift_ns / 1e6, r->late_pictures);
+	release_held_sound(r);
 }
 
 static void on_picture(void *opaque, const struct cohost_picture *picture, uint64_t sample)
@@ -190,27 +225,50 @@ static void on_picture(void *opaque, const struct cohost_picture *picture, uint6
 	video_format_get_parameters_for_format(VIDEO_CS_SRGB, VIDEO_RANGE_FULL, frame.format,
 					       frame.color_matrix, frame.color_range_min,
 					       frame.color_range_max);
-	if (r->paced) {
-		obs_source_output_video(r->ctx->source, &frame);
-	} else {
-		show_first_picture(r, &frame);
-		r->paced = true;
+	/* Paced from one that comes half a frame ahead or more: the OBS frame nearest its time is then
+	 * still to come (one that came later would be seen up to 1.5 frames after its time, for good). */
+	if (!r->paced && frame.timestamp < os_gettime_ns() + cohost_obs_frame_interval() / 2 &&
+	    r->late_pictures < LATE_PICTURES_BEFORE_PACING) {
+		r->late_pictures++;
+		obs_source_output_video(r->ctx->source, &frame); /* unbuffered: seen at OBS's next frame */
+		return;
 	}
+	if (!r->paced)
+		pace_from(r, &frame);
+	cohost_presenter_queue(&r->ctx->presenter, &frame, (uint64_t)((int64_t)frame.timestamp + r->sound_shift_ns));
+}
+
+/* Once paced, OBS shows the last picture until the next one; before, a repeat may be in time to
+ * pace from. */
+static void on_repeat(void *opaque, uint64_t sample)
+{
+	struct reader *r = opaque;
+	if (!r->paced)
+		on_picture(opaque, &r->parser.last, sample);
 }
 
 static void on_audio(void *opaque, const uint8_t *pcm, uint32_t samples, uint64_t sample)
 {
 	struct reader *r = opaque;
-	/* The wire's little-endian int16 is OBS's AUDIO_FORMAT_16BIT on every platform OBS runs on. */
-	struct obs_source_audio audio = {
-		.data = {pcm},
-		.frames = samples,
-		.speakers = SPEAKERS_MONO,
-		.format = AUDIO_FORMAT_16BIT,
-		.samples_per_sec = r->parser.hello.sample_rate,
-		.timestamp = timestamp_ns(r, sample),
-	};
-	obs_source_output_audio(r->ctx->source, &audio);
+	size_t bytes = (size_t)samples * 2;
+	size_t room = (size_t)r->parser.hello.sample_rate * 2 * HOLD_SOUND_S;
+
+	if (r->paced) {
+		output_sound(r, pcm, samples, sample);
+		return;
+	}
+	if (!r->held)
+		r->held = bmalloc(room);
+	if (r->held_bytes + bytes > room) /* no picture for that long: the sound goes unshifted */
+		release_held_sound(r);
+	if (bytes > room) {
+		output_sound(r, pcm, samples, sample);
+		return;
+	}
+	if (!r->held_bytes)
+		r->held_sample = sample;
+	memcpy(r->held + r->held_bytes, pcm, bytes);
+	r->held_bytes += bytes;
 }
 
 /* -- one connection --------------------------------------------------------------------------- */
@@ -229,6 +287,7 @@ static bool read_some(struct reader *r, int fd, enum outcome *outcome)
 		.hello = on_hello,
 		.picture = on_picture,
 		.audio = on_audio,
+		.repeat = on_repeat,
 	};
 	ssize_t got = recv(fd, r->buffer, READ_BUFFER, 0);
 
@@ -287,7 +346,11 @@ static void forget_connection(struct reader *r)
 	cohost_parser_reset(&r->parser);
 	r->greeted = false;
 	r->paced = false;
+	r->late_pictures = 0;
 	r->clock_mapped = false;
+	r->sound_shift_ns = 0;
+	r->held_bytes = 0;
+	cohost_presenter_clear(&r->ctx->presenter);
 	if (!os_atomic_load_bool(&r->ctx->keep_last_frame))
 		obs_source_output_video(r->ctx->source, NULL);
 }
@@ -361,6 +424,7 @@ static void *reader_main(void *data)
 
 	bfree(r.path);
 	bfree(r.buffer);
+	bfree(r.held);
 	cohost_parser_reset(&r.parser);
 	return NULL;
 }
@@ -382,6 +446,7 @@ static void cohost_destroy(void *data)
 	cohost_wake_pipe_signal(ctx->wake[1]);
 	if (ctx->thread_started)
 		pthread_join(ctx->thread, NULL);
+	cohost_presenter_stop(&ctx->presenter);
 	cohost_wake_pipe_close(ctx->wake);
 	pthread_mutex_destroy(&ctx->lock);
 	bfree(ctx->socket_path);
@@ -400,6 +465,9 @@ static void *cohost_create(obs_data_t *settings, obs_source_t *source)
 	}
 	pthread_mutex_init(&ctx->lock, NULL);
 	cohost_update(ctx, settings);
+	obs_source_set_async_unbuffered(source, true);
+	if (!cohost_presenter_start(&ctx->presenter, source))
+		blog(LOG_ERROR, "[obs-cohost] cannot start the presenter thread: no pictures will show");
 
 	ctx->thread_started = pthread_create(&ctx->thread, NULL, reader_main, ctx) == 0;
 	if (!ctx->thread_started)
@@ -410,7 +478,7 @@ static void *cohost_create(obs_data_t *settings, obs_source_t *source)
 static void cohost_get_defaults(obs_data_t *settings)
 {
 	obs_data_set_default_string(settings, S_SOCKET, "");
-	obs_data_set_default_int(settings, S_BUFFER_MS, 10);
+	obs_data_set_default_int(settings, S_BUFFER_MS, 40);
 	obs_data_set_default_bool(settings, S_KEEP_LAST_FRAME, true);
 }
 

@@ -95,6 +95,23 @@ uint64_t cohost_clock_origin(const struct cohost_hello *hello, uint64_t sample, 
 	return now_ns - offset;
 }
 
+uint64_t cohost_nearest_frame(uint64_t when, uint64_t video_time, uint64_t interval)
+{
+	int64_t step = (int64_t)interval;
+	int64_t from_grid = (int64_t)(when - video_time); /* the clocks are one: both near now */
+	int64_t nearest = (from_grid >= 0 ? from_grid + step / 2 : from_grid - step / 2) / step;
+	return video_time + (uint64_t)(nearest * step);
+}
+
+uint64_t cohost_showing_frame(uint64_t timestamp, uint64_t video_time, uint64_t now_ns, uint64_t interval)
+{
+	uint64_t frame = cohost_nearest_frame(timestamp, video_time, interval);
+
+	while (frame < now_ns + interval / 2)
+		frame += interval;
+	return frame;
+}
+
 /* -- one message's checks, in PROTOCOL.md's order ------------------------------------------------ */
 
 static enum cohost_feed_result check_header(struct cohost_parser *p)
@@ -205,7 +222,9 @@ static void next_message(struct cohost_parser *p)
 static enum cohost_feed_result repeat(struct cohost_parser *p, const struct cohost_handler *handler)
 {
 	/* A REPEAT before any VIDEO of this connection has nothing to repeat. */
-	if (p->have_picture)
+	if (p->have_picture && handler->repeat)
+		handler->repeat(handler->opaque, p->header.sample);
+	else if (p->have_picture)
 		handler->picture(handler->opaque, &p->last, p->header.sample);
 	next_message(p);
 	return COHOST_FEED_MORE;

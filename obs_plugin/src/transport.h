@@ -77,6 +77,8 @@ struct cohost_handler {
 	void (*picture)(void *opaque, const struct cohost_picture *picture, uint64_t sample);
 	/* little-endian int16 mono PCM, `samples` of it; the first is at `sample` */
 	void (*audio)(void *opaque, const uint8_t *pcm, uint32_t samples, uint64_t sample);
+	/* REPEAT, for a handler that keeps showing the last picture anyway; NULL: `picture` gets it */
+	void (*repeat)(void *opaque, uint64_t sample);
 };
 
 enum cohost_feed_result {
@@ -131,3 +133,10 @@ uint64_t cohost_samples_to_ns(uint64_t sample, uint32_t sample_rate);
  * at `now_ns`): HELLO's clock_ns, unless it is 0 or puts that message more than 10 s from now_ns
  * (another clock), in which case that message is mapped to its arrival time. */
 uint64_t cohost_clock_origin(const struct cohost_hello *hello, uint64_t sample, uint64_t now_ns);
+/* Of OBS's frames (`video_time` plus or minus whole `interval`s), the one nearest `when`. */
+uint64_t cohost_nearest_frame(uint64_t when, uint64_t video_time, uint64_t interval);
+/* The OBS frame that is to show a connection's first paced picture, stamped `timestamp`: the one
+ * nearest the timestamp, but no sooner than half an interval after `now_ns` (a picture is handed
+ * over half a frame before the frame that shows it, when OBS's previous frame is done with its
+ * sources and the next has not begun). */
+uint64_t cohost_showing_frame(uint64_t timestamp, uint64_t video_time, uint64_t now_ns, uint64_t interval);

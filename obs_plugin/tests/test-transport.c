@@ -140,6 +140,8 @@ struct seen {
 	int pictures_clean; /* pictures whose every byte was the colour sent (no padding kept) */
 	uint32_t audio_samples;
 	uint16_t second_pcm_sample;
+	bool own_repeat; /* the handler has a repeat callback */
+	int repeats;
 };
 
 static void on_hello(void *opaque, const struct cohost_hello *h)
@@ -171,10 +173,18 @@ static void on_audio(void *opaque, const uint8_t *pcm, uint32_t samples, uint64_
 	seen->last_sample = sample;
 }
 
+static void on_repeat(void *opaque, uint64_t sample)
+{
+	struct seen *seen = opaque;
+	seen->repeats++;
+	seen->last_sample = sample;
+}
+
 static enum cohost_feed_result feed(const struct stream *s, struct seen *seen, size_t chunk,
 				    struct cohost_parser *parser)
 {
-	struct cohost_handler handler = {seen, on_hello, on_picture, on_audio};
+	struct cohost_handler handler = {seen, on_hello, on_picture, on_audio,
+					 seen->own_repeat ? on_repeat : NULL};
 	enum cohost_feed_result result = COHOST_FEED_MORE;
 	for (size_t at = 0; at < s->size && result == COHOST_FEED_MORE; at += chunk) {
 		size_t size = s->size - at < chunk ? s->size - at : chunk;
@@ -184,6 +194,25 @@ static enum cohost_feed_result feed(const struct stream *s, struct seen *seen, s
 }
 
 /* -- the tests -------------------------------------------------------------------------------- */
+
+static void repeat_goes_to_its_own_callback_where_there_is_one(void)
+{
+	struct stream s = {0};
+	struct seen seen = {.own_repeat = true};
+	struct cohost_parser parser;
+
+	cohost_parser_init(&parser);
+	hello(&s);
+	header(&s, COHOST_REPEAT, 0, 10); /* before any VIDEO: still nothing to repeat */
+	video(&s, COHOST_BGR, W * 3, 100, 0x42);
+	header(&s, COHOST_REPEAT, 0, 1700);
+	header(&s, COHOST_BYE, 0, 0);
+
+	CHECK(feed(&s, &seen, s.size, &parser) == COHOST_FEED_BYE);
+	CHECK(seen.pictures == 1 && seen.repeats == 1 && seen.last_sample == 1700);
+	cohost_parser_reset(&parser);
+	free(s.bytes);
+}
 
 static void valid_stream_in_chunks(size_t chunk)
 {
@@ -368,6 +397,23 @@ static void clock_mapping(void)
 	CHECK(cohost_clock_origin(&hello, 96000, 700 * s) == 698 * s);
 }
 
+static void first_picture_frame(void)
+{
+	const uint64_t ms = 1000000ull, frame = 33 * ms, grid = 1000 * ms; /* OBS's last frame at 1 s */
+
+	/* Ahead of time: the frame nearest its timestamp, either side. */
+	CHECK(cohost_showing_frame(grid + 40 * ms, grid, grid + 5 * ms, frame) == grid + 33 * ms);
+	CHECK(cohost_showing_frame(grid + 60 * ms, grid, grid + 5 * ms, frame) == grid + 66 * ms);
+	CHECK(cohost_showing_frame(grid + 66 * ms, grid, grid + 5 * ms, frame) == grid + 66 * ms);
+	/* Too soon to hand over half a frame before the nearest one: the one after it. */
+	CHECK(cohost_showing_frame(grid + 33 * ms, grid, grid + 20 * ms, frame) == grid + 66 * ms);
+	/* Late: the first frame still ahead. */
+	CHECK(cohost_showing_frame(grid - 200 * ms, grid, grid + 5 * ms, frame) == grid + 33 * ms);
+	/* Either side of the grid's origin. */
+	CHECK(cohost_nearest_frame(grid - 40 * ms, grid, frame) == grid - 33 * ms);
+	CHECK(cohost_nearest_frame(grid + 10 * ms, grid, frame) == grid);
+}
+
 /* Deterministic noise, so that a failure reproduces. */
 static uint32_t next_random(uint32_t *state)
 {
@@ -408,10 +454,12 @@ int main(void)
 	valid_stream_in_chunks(1 << 20);
 	valid_stream_in_chunks(1);
 	valid_stream_in_chunks(7);
+	repeat_goes_to_its_own_callback_where_there_is_one();
 	truncation_is_mid_message();
 	each_rule_is_enforced();
 	limits_are_inclusive();
 	clock_mapping();
+	first_picture_frame();
 	mutated_streams_are_survived();
 	if (failures) {
 		fprintf(stderr, "%d failure(s)\n", failures);
