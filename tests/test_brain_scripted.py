@@ -53,7 +53,7 @@ def test_new_member_is_welcomed_by_name(nova: ScriptedBrain) -> None:
 
 @pytest.mark.parametrize("text", ["hi", "Hello Nova!", "hey everyone", "good morning @Nova"])
 def test_greeting_gets_a_greeting_with_the_viewers_name(nova: ScriptedBrain, text: str) -> None:
-    assert nova.answer(chat(text)) in [g.format(user="ana", name="Nova") for g in nova.script.greetings]
+    assert nova.answer(chat(text)) in [g.format(user="ana", name="Nova") for g in nova.scripts["en"].greetings]
 
 
 @pytest.mark.parametrize("text", ["who r u?", "Who are yuo", "wht is ur name", "WHAT IS YOUR NAME NOVA"])
@@ -63,7 +63,7 @@ def test_faq_question_is_found_despite_typos_and_shorthand(nova: ScriptedBrain, 
 
 @pytest.mark.parametrize("text", ["how old are you", "how tall are you", "what is your favourite name"])
 def test_a_question_with_a_word_the_faq_lacks_is_not_taken_for_a_faq_question(nova: ScriptedBrain, text: str) -> None:
-    assert nova.answer(chat(text)) in [n.format(user="ana") for n in nova.script.non_answers]
+    assert nova.answer(chat(text)) in [n.format(user="ana") for n in nova.scripts["en"].non_answers]
 
 
 def test_filler_words_do_not_stop_a_faq_match(nova: ScriptedBrain) -> None:
@@ -76,7 +76,7 @@ def test_greeting_with_a_question_answers_the_question(nova: ScriptedBrain) -> N
 
 def test_unknown_question_gets_an_honest_non_answer_naming_the_viewer(nova: ScriptedBrain) -> None:
     answer = nova.answer(chat("What is the capital of France?"))
-    assert answer in [n.format(user="ana") for n in nova.script.non_answers]
+    assert answer in [n.format(user="ana") for n in nova.scripts["en"].non_answers]
 
 
 def test_answers_are_the_same_in_every_process(config) -> None:
@@ -130,7 +130,7 @@ def test_own_faq_file_replaces_the_builtin_questions(config, tmp_path: Path) -> 
     brain = ScriptedBrain(dataclasses.replace(config.persona, faq_file=str(faq)))
     assert brain.answer(chat("When do u stream?")) == "Every Friday at eight, ana."
     assert brain.answer(chat("hello")) == "Yo ana!"
-    assert brain.answer(chat("who are you")) in [n.format(user="ana") for n in brain.script.non_answers]
+    assert brain.answer(chat("who are you")) in [n.format(user="ana") for n in brain.scripts["en"].non_answers]
 
 
 @pytest.mark.parametrize(

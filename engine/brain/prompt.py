@@ -33,7 +33,11 @@ def persona_prompt(persona: PersonaConfig) -> str:
     """The system prompt without the hardening: persona.system_prompt, or one built from the persona."""
     if persona.system_prompt:
         return persona.system_prompt
-    language = LANGUAGES.get(persona.language, persona.language)
+    languages = [LANGUAGES.get(code, code) for code in persona.answer_languages]
+    if len(languages) > 1:  # the request names each answer's language (the viewer's own)
+        language = f"the language the reply_language field names ({' or '.join(languages)})"
+    else:
+        language = languages[0]
     return (
         f"You are {persona.name}, the AI co-host of a live stream, talking with the viewers in chat. "
         f"Your style: {persona.style}. Always answer in {language}, in at most {persona.max_sentences} short "
@@ -62,6 +66,8 @@ def build_messages(persona: PersonaConfig, request: BrainRequest) -> list[dict[s
     question = _fields(request.message)
     if request.streamer_said:
         question["streamer_said"] = list(request.streamer_said)
+    if request.language:
+        question["reply_language"] = LANGUAGES.get(request.language, request.language)
     messages.append({"role": "user", "content": _quoted(question)})
     return messages
 

