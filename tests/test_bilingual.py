@@ -10,6 +10,7 @@ import threading
 
 import numpy as np
 
+from engine.app.hearing import heard_languages
 from engine.chat.message import ChatMessage
 from engine.hearing.asr import load_transcriber
 from engine.hearing.audio_in import Resampler
@@ -67,3 +68,16 @@ def test_an_english_and_a_chinese_question_get_answers_in_their_own_language_and
 
 def _floats(pcm: np.ndarray) -> np.ndarray:
     return pcm.astype(np.float32) / 32768
+
+
+def test_hearing_follows_the_languages_the_co_host_answers_in(config):
+    def heard(language: str, languages: list[str]) -> tuple[str, str]:
+        persona = dataclasses.replace(config.persona, language=language, languages=languages)
+        hearing = heard_languages(dataclasses.replace(config, persona=persona))
+        return hearing.model, hearing.language
+
+    assert heard("en", []) == ("tiny.en", "en")
+    assert heard("en", ["en", "zh"]) == ("base", "auto")
+    assert heard("zh", []) == ("base", "zh")
+    chosen = dataclasses.replace(config.hearing, model="base", language="zh")
+    assert heard_languages(dataclasses.replace(config, hearing=chosen)) == chosen  # a model chosen stays

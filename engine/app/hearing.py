@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
-from engine.config import Config
+from engine.config import Config, HearingConfig
 from engine.conversation.director import Conversation
 from engine.conversation.streamer import StreamerVoice
 from engine.hearing.asr import load_transcriber
@@ -16,6 +17,16 @@ from engine.hearing.listener import HearingSink, Listener
 from engine.hearing.vad import Endpoint, SileroVad
 from engine.hearing.wake import WakeNames
 from engine.live.events import EventSink
+
+
+def heard_languages(config: Config) -> HearingConfig:
+    """[hearing], following [persona]: a co-host that answers in more than one language hears them
+    all, with the multilingual model, where tiny.en (English only) is configured; one that answers in
+    Chinese alone hears Chinese."""
+    hearing, languages = config.hearing, config.persona.answer_languages
+    if hearing.model != "tiny.en" or languages == ("en",):
+        return hearing
+    return replace(hearing, model="base", language="auto" if len(languages) > 1 else languages[0])
 
 
 def build_listener(
@@ -28,7 +39,7 @@ def build_listener(
 ) -> Listener:
     """The configured microphone (or `source`), Silero VAD and Whisper. Loading the model raises
     MissingModel (one line naming the install step) when it is not installed."""
-    hearing = config.hearing
+    hearing = heard_languages(config)
     endpoint = Endpoint(hearing.vad_threshold, hearing.end_silence_ms, hearing.min_speech_ms, hearing.pre_roll_ms)
     return Listener(
         source or MicSource(hearing.device), SileroVad(),
