@@ -1,8 +1,10 @@
-"""Writing a small file so that a crash or a concurrent reader never sees half of it."""
+"""Writing files so that a crash or a concurrent reader never sees half of one."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -19,3 +21,23 @@ def write_private(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def patched_once(source: Path, cache_dir: Path, kind: str, patch: Callable[[Path], bool]) -> Path:
+    """A patched copy of the model file `source`, made once into `cache_dir` and kept there, keyed by
+    the source's sha256 (so a replaced file never reuses a stale patch). `patch(out)` writes the
+    patched model to `out`, or returns False when the source needs none: the source is used then."""
+    with source.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    target = cache_dir / f"{source.stem}.{kind}-{digest[:16]}{source.suffix}"
+    if target.exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        if not patch(tmp):
+            return source
+        os.replace(tmp, target)  # atomic: a concurrent reader sees no file or the whole file
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -7,7 +7,6 @@ duration per id times the phonemes to the sample, since each mel frame is HOP sa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import CohostError
+from engine.files import patched_once
 from engine.voice.base import SpeechChunk
 from engine.voice.phonemes import SILENCE, timeline
 from engine.voice.pinyin_visemes import ipa_segments
@@ -56,25 +56,17 @@ def runnable_fastspeech2(model_path: Path, cache_dir: Path) -> Path:
     FILL(shape, rate), so every mask is 1, and the dropout's 1/(1-rate) scale becomes 1: dropout
     as at inference, the identity. Keyed by the source's sha256 like piper's aligned voice.
     """
-    with model_path.open("rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    target = cache_dir / f"{model_path.stem}.deterministic-{digest[:16]}.tflite"
-    if target.exists():
-        return target
 
-    from ai_edge_litert.tools import flatbuffer_utils
+    def patch(out: Path) -> bool:
+        from ai_edge_litert.tools import flatbuffer_utils
 
-    model = flatbuffer_utils.read_model(str(model_path))
-    if not _remove_dropout(model):
-        return model_path
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
-    try:
-        flatbuffer_utils.write_model(model, str(tmp))
-        os.replace(tmp, target)  # atomic: a concurrent reader sees no file or the whole file
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+        model = flatbuffer_utils.read_model(str(model_path))
+        if not _remove_dropout(model):
+            return False
+        flatbuffer_utils.write_model(model, str(out))
+        return True
+
+    return patched_once(model_path, cache_dir, "deterministic", patch)
 
 
 def _remove_dropout(model: Any) -> bool:
