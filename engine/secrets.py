@@ -55,6 +55,7 @@ def register_config_secrets(config: Config) -> None:
     for value in (
         config.obs.password, config.api.token, config.stream.key, config.twitch.token,
         config.bilibili.cookie, config.youtube.api_key, config.youtube.oauth_token, config.brain.api_key,
+        config.voice.api_key,
     ):  # fmt: skip
         register_secret(value)
 

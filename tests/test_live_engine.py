@@ -510,3 +510,33 @@ def test_a_held_line_withdrawn_or_cut_ends_without_a_trace(config, small_rendere
         _run_until(engine, events, "speaking_ended")
     assert {e.line_id for e in events if e.line_id} == {after}
     assert [e.kind for e in events if e.kind != "stopped"] == ["speaking_started", "subtitle", "speaking_ended"]
+
+
+class Streamed:
+    """espeak-ng's sentences handed on in halves, the way a voice server's audio streams in: the
+    second half of each marked as continuing the first."""
+
+    def __init__(self, voice: EspeakBackend) -> None:
+        self.voice, self.name, self.sample_rate = voice, "streamed", voice.sample_rate
+
+    def stream(self, text: str, continued: bool = False):
+        for chunk in self.voice.stream(text, continued):
+            half = len(chunk.pcm) // 2
+            yield dataclasses.replace(chunk, pcm=chunk.pcm[:half], phonemes=[])
+            yield dataclasses.replace(chunk, pcm=chunk.pcm[half:], phonemes=[], continues=True)
+
+    def close(self) -> None:
+        self.voice.close()
+
+
+def test_a_sentence_streamed_in_pieces_plays_without_a_pause_and_shows_one_subtitle(small_renderer):
+    voice = EspeakBackend("en-us")
+    whole = np.concatenate([c.pcm for c in voice.stream("The quick brown fox jumps over the lazy dog.")])
+    engine, recorder, events = _engine(small_renderer, Streamed(voice))
+    with engine:
+        engine.say("The quick brown fox jumps over the lazy dog.")
+        engine.run_until_quiet(3000)
+    assert [e.text for e in events.of("subtitle")] == ["The quick brown fox jumps over the lazy dog."]
+    # The halves back to back: the line sounds as long as the sentence does (a pause would add 250 ms).
+    heard, said = np.flatnonzero(recorder.audio()), np.flatnonzero(whole)
+    assert abs((heard[-1] - heard[0]) - (said[-1] - said[0])) < 0.01 * voice.sample_rate

@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     stream = sub.add_parser("stream", help="go live on a platform through OBS: start, stop, status, set-key")
     stream.add_argument("rest", nargs=argparse.REMAINDER)
 
+    voice = sub.add_parser("voice", help="voice clone SAMPLE.wav --backend NAME: register a clip with a cloning server")
+    voice.add_argument("rest", nargs=argparse.REMAINDER)
+
     bench = sub.add_parser("bench", help="measure speed, sync and moderation (" + ", ".join(BENCHMARKS) + ")")
     bench.add_argument("what", choices=BENCHMARKS)
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark (--help for them)")
@@ -187,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.app.stream import main as stream_main
 
             return stream_main(argv[1:])
+        if argv and argv[0] == "voice" and not {"-h", "--help"} & set(argv[1:2]):
+            from engine.app.voice_clone import main as voice_main
+
+            return voice_main(argv[1:])
         args = build_parser().parse_args(argv)
         return args.run(args)
     except CohostError as e:

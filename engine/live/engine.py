@@ -482,7 +482,7 @@ class LiveEngine:
             # A line withdrawn or cut while held was never heard of: it ends without an event.
             return [] if line.held else self._track.finish(line)
         if line.generation == self._cut_generation and line.state != "over":
-            start = self._track.place(line, chunk.pcm, chunk.text, earliest)
+            start = self._track.place(line, chunk.pcm, chunk.text, earliest, chunk.continues)
             self._animator.add_speech(chunk, start)
         return []
 

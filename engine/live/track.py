@@ -44,6 +44,7 @@ class _Segment:
     start: int  # clock sample of pcm[0]
     pcm: np.ndarray  # int16 mono
     text: str
+    announced: bool = True  # its start shows its text (a sentence's first piece)
 
     @property
     def end(self) -> int:
@@ -74,14 +75,17 @@ class SpeechTrack:
             return None
         return self._tail + round(SENTENCE_GAP_S * self.sample_rate)
 
-    def place(self, line: Line, pcm: np.ndarray, text: str, earliest: int) -> int:
+    def place(self, line: Line, pcm: np.ndarray, text: str, earliest: int, continues: bool = False) -> int:
         """Schedules a sentence of `line` no earlier than `earliest`, after what is already placed
-        plus the pause between sentences (or lines). Returns the clock sample where it starts."""
+        plus the pause between sentences (or lines); `continues`: more of the sentence placed last,
+        right after it. Returns the clock sample where it starts."""
         start = earliest
         if self._tail_line is not None:
-            gap = SENTENCE_GAP_S if self._tail_line is line else LINE_GAP_S
+            gap = LINE_GAP_S
+            if self._tail_line is line:
+                gap = 0.0 if continues else SENTENCE_GAP_S
             start = max(earliest, self._tail + round(gap * self.sample_rate))
-        self._segments.append(_Segment(line, start, pcm, text))
+        self._segments.append(_Segment(line, start, pcm, text, announced=not continues))
         if line not in self._lines:
             self._lines.append(line)
         line.end = start + len(pcm)
@@ -112,7 +116,8 @@ class SpeechTrack:
                 if line.state == "waiting":
                     line.state = "speaking"
                     events.append(Event(EventKind.SPEAKING_STARTED, line.line_id, line.text, line.question, seg.start))
-                events.append(Event(EventKind.SUBTITLE, line.line_id, seg.text, line.question, seg.start))
+                if seg.announced:
+                    events.append(Event(EventKind.SUBTITLE, line.line_id, seg.text, line.question, seg.start))
         self._segments = [seg for seg in self._segments if seg.end > stop]
         for line in self._lines:
             if line.state == "speaking" and line.synthesized and line.end <= stop:

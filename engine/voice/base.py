@@ -30,6 +30,9 @@ class SpeechChunk:
     sample_rate: int
     text: str
     phonemes: list[TimedPhoneme] = field(default_factory=list)
+    # More of the sentence the chunk before began (a voice server's audio, handed on as it streams
+    # in): played right after it, with no pause and no subtitle of its own.
+    continues: bool = False
 
     @property
     def duration(self) -> float:

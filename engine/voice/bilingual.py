@@ -54,4 +54,4 @@ def resampled(chunk: SpeechChunk, rate: int) -> SpeechChunk:
         )
         for i, p in enumerate(chunk.phonemes)
     ]
-    return SpeechChunk(pcm, rate, chunk.text, phonemes)
+    return SpeechChunk(pcm, rate, chunk.text, phonemes, chunk.continues)

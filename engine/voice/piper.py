@@ -17,7 +17,7 @@ from engine.errors import CohostError
 from engine.files import patched_once
 from engine.voice.base import SpeechChunk
 from engine.voice.phonemes import timeline
-from engine.voice.text import normalise, split_opening, split_sentences
+from engine.voice.text import spoken_pieces
 
 
 def aligned_model(model_path: Path, cache_dir: Path) -> Path:
@@ -38,11 +38,6 @@ def aligned_model(model_path: Path, cache_dir: Path) -> Path:
         return True
 
     return patched_once(model_path, cache_dir, "aligned", patch)
-
-
-# A clause of two words may open an answer on its own ("Hi Sam, | welcome in!"): chat message to
-# first sound went from 259 to 209 ms (p50) against three words (`cohost bench latency`, 40 messages).
-OPENING_MIN_WORDS = 2
 
 
 class _InterruptibleSession:
@@ -81,8 +76,8 @@ class PiperBackend:
 
     name = "piper"
 
-    def __init__(self, model_path: Path, config_path: Path, cache_dir: Path) -> None:
-        from piper import PiperVoice
+    def __init__(self, model_path: Path, config_path: Path, cache_dir: Path, speed: float = 1.0) -> None:
+        from piper import PiperVoice, SynthesisConfig
 
         for path in (model_path, config_path):
             if not path.is_file():
@@ -90,18 +85,11 @@ class PiperBackend:
         self._voice = PiperVoice.load(aligned_model(model_path, cache_dir), config_path=config_path)
         self._session = self._voice.session = _InterruptibleSession(self._voice.session)
         self.sample_rate: int = self._voice.config.sample_rate
+        # [voice] speed scales the voice's own pace (its length_scale is not always 1).
+        self._pace = SynthesisConfig(length_scale=self._voice.config.length_scale / speed)
 
     def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
-        sentences = split_sentences(normalise(text))
-        # Synthesis time grows with the audio's length, so a long first sentence delays the start:
-        # cutting it at its commas brought a 10-word sentence's first chunk from ~480 to ~160 ms,
-        # and a long comma-less opening cut before a conjunction from ~157 to ~90 ms. Later
-        # sentences are made while earlier ones play, and stay whole for their prosody.
-        if continued or not sentences:
-            pieces = sentences
-        else:
-            pieces = split_opening(sentences[0], OPENING_MIN_WORDS) + sentences[1:]
-        for piece in pieces:
+        for piece in spoken_pieces(text, continued):
             try:
                 chunk = self._synthesize(piece)
             except Exception:
@@ -120,7 +108,7 @@ class PiperBackend:
     def _synthesize(self, sentence: str) -> SpeechChunk:
         # Piper may still cut our sentence (at a break we did not see); one chunk per sentence
         # keeps each chunk's text exact, so such pieces are joined.
-        pieces = list(self._voice.synthesize(sentence, include_alignments=True))
+        pieces = list(self._voice.synthesize(sentence, self._pace, include_alignments=True))
         pcm = np.concatenate([p.audio_int16_array for p in pieces] or [np.zeros(0, np.int16)])
         if any(p.phoneme_alignments is None for p in pieces):
             return SpeechChunk(pcm, self.sample_rate, sentence)

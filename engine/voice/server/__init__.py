@@ -26,7 +26,4 @@ SERVER_BACKENDS = tuple(PROTOCOLS)
 
 def load_server_voice(config: VoiceConfig, fallback: VoiceBackend) -> ServerVoice:
     """The [voice] backend's server (its settings checked now: CohostError), standing in `fallback`."""
-    from engine.secrets import register_secret  # kept out of every log line, as the other keys are
-
-    register_secret(config.api_key)
     return ServerVoice(PROTOCOLS[config.backend](config), fallback, config.server_timeout_s)

@@ -58,17 +58,13 @@ class Exchange:
             response = self._connection.getresponse()
             if response.status != 200:
                 raise ServerError(f"it answered HTTP {response.status} {response.reason}".rstrip())
-            started = False
-            while True:
-                if not started:
-                    self._wait_until(deadline)  # headers came: the audio still has to, in the same time
-                elif self._connection.sock is not None:
-                    self._connection.sock.settimeout(self._timeout_s)
-                data = response.read1(_READ_BYTES)
-                if not data:
-                    return
-                started = True
+            self._wait_until(deadline)  # the headers came: the audio still has to, in the same time
+            data = response.read1(_READ_BYTES)
+            if self._connection.sock is not None:
+                self._connection.sock.settimeout(self._timeout_s)  # from now on: the longest silence
+            while data:
                 yield data
+                data = response.read1(_READ_BYTES)
         except TimeoutError:
             raise ServerError(f"it sent no audio for {self._timeout_s:g} s") from None
         except ConnectionRefusedError:

@@ -17,11 +17,10 @@ import numpy as np
 
 from engine.voice.base import SpeechChunk, VoiceBackend
 from engine.voice.bilingual import resampled
-from engine.voice.piper import OPENING_MIN_WORDS
 from engine.voice.server.http import Exchange, ServerError
 from engine.voice.server.pcm import PcmDecoder
 from engine.voice.server.protocol import ServerProtocol
-from engine.voice.text import normalise, split_opening, split_sentences
+from engine.voice.text import spoken_pieces
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +43,7 @@ class ServerVoice:
 
     def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
         self._interrupted.clear()
-        sentences = split_sentences(normalise(text))
-        if continued or not sentences:
-            pieces = sentences
-        else:
-            pieces = split_opening(sentences[0], OPENING_MIN_WORDS) + sentences[1:]
+        pieces = spoken_pieces(text, continued)
         for i, piece in enumerate(pieces):
             heard = False
             try:
@@ -96,7 +91,7 @@ class ServerVoice:
                 pending.append(pcm)
                 samples += len(pcm)
                 if samples >= CHUNK_S * decoder.rate:
-                    yield self._chunk(pending, decoder.rate, sentence)
+                    yield self._chunk(pending, decoder.rate, sentence, continues=said)
                     pending, samples, said = [], 0, True
         finally:
             body.close()
@@ -105,13 +100,14 @@ class ServerVoice:
         if self._interrupted.is_set():
             return
         if samples:
-            yield self._chunk(pending, decoder.rate, sentence)
+            yield self._chunk(pending, decoder.rate, sentence, continues=said)
         elif not said:
             raise ServerError("it answered without audio")
 
-    def _chunk(self, pieces: list[np.ndarray], rate: int, sentence: str) -> SpeechChunk:
+    def _chunk(self, pieces: list[np.ndarray], rate: int, sentence: str, continues: bool) -> SpeechChunk:
         # No phonemes: the face animates from the audio itself.
-        return resampled(SpeechChunk(np.concatenate(pieces), rate, sentence), self.sample_rate)
+        chunk = SpeechChunk(np.concatenate(pieces), rate, sentence, continues=continues)
+        return resampled(chunk, self.sample_rate)
 
     def _from_fallback(self, text: str, continued: bool) -> Iterator[SpeechChunk]:
         for chunk in self._fallback.stream(text, continued=continued):
