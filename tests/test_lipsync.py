@@ -31,8 +31,8 @@ class Untimed:
         self._voice = voice
         self.name, self.sample_rate = voice.name, voice.sample_rate
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
-        for chunk in self._voice.stream(text, continued):
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
+        for chunk in self._voice.stream(text, continued, speed):
             yield dataclasses.replace(chunk, phonemes=[])
 
     def close(self) -> None:

@@ -519,8 +519,8 @@ class Streamed:
     def __init__(self, voice: EspeakBackend) -> None:
         self.voice, self.name, self.sample_rate = voice, "streamed", voice.sample_rate
 
-    def stream(self, text: str, continued: bool = False):
-        for chunk in self.voice.stream(text, continued):
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0):
+        for chunk in self.voice.stream(text, continued, speed):
             half = len(chunk.pcm) // 2
             yield dataclasses.replace(chunk, pcm=chunk.pcm[:half], phonemes=[])
             yield dataclasses.replace(chunk, pcm=chunk.pcm[half:], phonemes=[], continues=True)

@@ -26,7 +26,7 @@ TEXT = "Hello chat. Thanks for the follow! See you next time."
 class Mute(Tapped):
     """A voice that finds nothing to say (as piper does for text it cannot pronounce)."""
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
         return iter(())
 
 

@@ -68,7 +68,7 @@ class Control(Protocol):
     """What the API drives: the conversation (engine.conversation.director.Conversation), which
     passes say / stop / mute on to the live engine."""
 
-    def say(self, text: str, question: str = "") -> str: ...
+    def say(self, text: str, question: str = "", speed: float = 1.0) -> str: ...
 
     def add_line(self, text: str) -> object: ...
 
@@ -342,13 +342,19 @@ class ControlApi:
 
     # -- routes ------------------------------------------------------------------------------------
     async def _say(self, request: web.Request) -> web.Response:
-        body = _parse(await _json(request), _Field("text", str), _Field("question", str, required=False))
+        body = _parse(
+            await _json(request),
+            _Field("text", str), _Field("question", str, required=False), _Field("speed", float, required=False),
+        )  # fmt: skip
         text = _line_text(body["text"])
         question = _line_text(body.get("question", ""), "question", allow_empty=True)
+        speed = body.get("speed", 1.0)
+        if not 0.5 <= speed <= 2.0:
+            raise BadRequest("'speed' must be from 0.5 to 2 (1 is the voice's own pace)")
         # Handlers run one at a time on this loop, so no other request slips in between check and say.
         if self.engine.status().engine.lines_pending >= MAX_PENDING_LINES:
             raise TooMany(f"{MAX_PENDING_LINES} lines are already waiting to be spoken; try again when one is done")
-        return web.json_response({"id": self.engine.say(text, question)})
+        return web.json_response({"id": self.engine.say(text, question, speed)})
 
     async def _queue(self, request: web.Request) -> web.Response:
         body = _parse(await _json(request), _Field("text", str))

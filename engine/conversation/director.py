@@ -26,6 +26,7 @@ from engine.brain.base import Brain, BrainRequest, Exchange
 from engine.chat.message import ChatMessage
 from engine.config import PersonaConfig
 from engine.conversation.memory import Memory
+from engine.conversation.pace import SLOWER, asks_to_slow_down
 from engine.conversation.queue import PRIORITY_LINE, PRIORITY_STREAMER, Question, QuestionQueue
 from engine.conversation.reply import Reply
 from engine.conversation.triggers import DIRECT_PLATFORMS, Triggers
@@ -49,7 +50,11 @@ PREPARED_S = 10.0  # an answer prepared at the streamer's pause that no question
 class Speaker(Protocol):
     """The part of the live engine the conversation needs (engine.live.engine.LiveEngine)."""
 
-    def say(self, text: str, question: str = "") -> str: ...
+    def say(self, text: str, question: str = "", speed: float = 1.0) -> str: ...
+
+    pace: float
+
+    def set_pace(self, pace: float) -> None: ...
 
     def say_stream(self, source: SpeechSource, question: str = "", *, held: bool = False) -> str: ...
 
@@ -150,6 +155,7 @@ class Conversation:
         self._answering: dict[str, _Answering] = {}  # by the engine's line id
         self._prepared: _Prepared | None = None
         self._ended: list[str] = []  # line ids the engine finished, for the director thread
+        self._last_said = ""  # the text of the last line heard to its end (slow_down says it again)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -158,7 +164,19 @@ class Conversation:
 
     def receive(self, message: ChatMessage) -> str:
         """Takes one chat message; returns what became of it: "queued", "ignored" (not a question),
-        or why it was refused ("banned", "empty", "cooldown", "rate", "duplicate", "full")."""
+        "slowed" (it said the co-host talks too fast: see slow_down), or why it was refused
+        ("banned", "empty", "cooldown", "rate", "duplicate", "full")."""
+        if asks_to_slow_down(message.text):
+            verdict = self._filter.clean_input(message.text)  # it is shown as the line's question
+            outcome = (
+                verdict.reason
+                if not verdict.ok
+                else "slowed"
+                if self.slow_down(f"{message.user}: {verdict.text}")
+                else "ignored"
+            )
+            self.outcomes[outcome] += 1
+            return outcome
         outcome, question = self._admit(message)
         self.outcomes[outcome] += 1
         if question is not None:
@@ -313,8 +331,8 @@ class Conversation:
     def questions(self) -> list[dict[str, Any]]:
         return [question_json(q) for q in self.queue.list()]
 
-    def say(self, text: str, question: str = "") -> str:
-        return self.engine.say(text, question)
+    def say(self, text: str, question: str = "", speed: float = 1.0) -> str:
+        return self.engine.say(text, question, speed)
 
     def stop_talking(self) -> None:
         self.engine.stop_talking()
@@ -340,12 +358,26 @@ class Conversation:
 
     # ----- the engine's events (its sink calls this on the clock thread: kept short) ------------
 
+    def slow_down(self, asked: str) -> bool:
+        """Someone said the co-host talks too fast: its voice slows down (SLOWER) and its last
+        answer is said again at the new pace; False when there is nothing to say again (no answer
+        yet, or the last one is being said again now)."""
+        with self._lock:
+            again, self._last_said = self._last_said, ""
+        if not again:
+            return False
+        self.engine.set_pace(self.engine.pace * SLOWER)
+        self.engine.say(again, asked)
+        return True
+
     def on_event(self, event: Event) -> None:
         # Every ended line is noted, not only those already known: a line dropped at once (said
         # while muted) ends before say_stream() has returned its id to _answer().
         if event.kind in ENDED:
             with self._lock:
                 self._ended = [*self._ended[-(KEEP_ENDED - 1) :], event.line_id]
+                if event.kind is EventKind.SPEAKING_ENDED and event.text:
+                    self._last_said = event.text
             self._wake.set()
 
     # ----- the director thread ------------------------------------------------------------------

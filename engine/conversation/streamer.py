@@ -10,6 +10,7 @@ from collections import deque
 from typing import Literal
 
 from engine.conversation.director import Conversation
+from engine.conversation.pace import asks_to_slow_down
 from engine.hearing.listener import Heard
 from engine.hearing.wake import WakeNames
 from engine.live.events import Event, EventKind, EventSink
@@ -64,7 +65,10 @@ class StreamerVoice:
         with self._lock:
             self._said.append((time.monotonic(), heard.text))
         self._emit(Event(EventKind.HEARD, text=heard.text, question="yes" if question else ""))
-        if question:
+        if asks_to_slow_down(heard.text):
+            self.conversation.withdraw_prepared()
+            self.conversation.slow_down(f"streamer: {heard.text}")
+        elif question:
             self.conversation.ask(heard.text)
         else:
             self.conversation.withdraw_prepared()

@@ -149,6 +149,7 @@ class LiveEngine:
         self._lock = threading.Lock()
         self._generation = 0  # bumped by stop_talking()/mute: lines queued before are cut
         self._muted = False
+        self.pace = 1.0  # set_pace()
         self._ducked = False
         self._gain = 1.0  # the voice's gain at the end of the last block (ramps to the ducked one)
         self._in_flight = 0  # lines handed to the worker whose end it has not reported yet
@@ -178,17 +179,23 @@ class LiveEngine:
 
     # ----- control, from any thread -------------------------------------------------------------
 
-    def say(self, text: str, question: str = "") -> str:
-        """Queues a line; returns its id. Events follow on the sink as it plays (or is dropped)."""
+    def say(self, text: str, question: str = "", speed: float = 1.0) -> str:
+        """Queues a line; returns its id. Events follow on the sink as it plays (or is dropped).
+        `speed`: this line's pace, times the engine's (pace)."""
         if not normalise(text):
             raise CohostError("nothing to say: the text has no speakable words")
-        return self._submit(text, question, None)
+        return self._submit(text, question, None, speed=speed)
 
     def say_stream(self, source: SpeechSource, question: str = "", *, held: bool = False) -> str:
         """Queues a line whose sentences come from `source` as they are written; returns its id.
         Its text (in the events) grows by each sentence as it is synthesized. `held`: its first
         sentence is synthesized now, but nothing is heard (and no event sent) until release()."""
         return self._submit("", question, source, held)
+
+    def set_pace(self, pace: float) -> None:
+        """The voice's pace for the lines queued from now on, relative to [voice] speed (the co-host
+        told it speaks too fast slows down); kept within 0.5..2."""
+        self.pace = min(max(pace, 0.5), 2.0)
 
     def release(self, line_id: str) -> bool:
         """A held line is to be heard, from the next frame on; False if it is not held (any more)."""
@@ -215,9 +222,11 @@ class LiveEngine:
         if interrupt is not None and synthesizing:
             interrupt()
 
-    def _submit(self, text: str, question: str, source: SpeechSource | None, held: bool = False) -> str:
+    def _submit(
+        self, text: str, question: str, source: SpeechSource | None, held: bool = False, speed: float = 1.0
+    ) -> str:
         with self._lock:
-            line = Line(uuid.uuid4().hex[:12], text, question, self._generation, held=held)
+            line = Line(uuid.uuid4().hex[:12], text, question, self._generation, held=held, speed=self.pace * speed)
             muted = self._muted
             if not muted:
                 self._in_flight += 1
@@ -509,7 +518,10 @@ class LiveEngine:
                 with self._lock:
                     source = self._sources.get(line.line_id)
                     self._working_on = line
-                sentences = self.voice.stream(line.text) if source is None else self._stream_chunks(line, source)
+                if source is None:
+                    sentences = self.voice.stream(line.text, speed=line.speed)
+                else:
+                    sentences = self._stream_chunks(line, source)
                 made = 0  # samples synthesized
                 while self._wait_until_needed(line, made) and (chunk := next(sentences, None)) is not None:
                     self._from_worker.put((line, chunk))
@@ -530,7 +542,7 @@ class LiveEngine:
             continued = bool(line.text)
             line.text = f"{line.text} {sentence}".strip()
             if normalise(sentence):
-                yield from self.voice.stream(sentence, continued=continued)
+                yield from self.voice.stream(sentence, continued=continued, speed=line.speed)
 
     def _wait_until_needed(self, line: Line, made: int) -> bool:
         """Waits while the clock has more than SYNTH_AHEAD_S of speech still to play (or sentences

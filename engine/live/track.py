@@ -36,6 +36,7 @@ class Line:
     # withdrawn (or cut) while still held ends without a trace.
     held: bool = False
     end: int = 0  # clock sample one past its last placed audio
+    speed: float = 1.0  # the voice's pace for it, relative to [voice] speed
 
 
 @dataclass(eq=False)

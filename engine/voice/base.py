@@ -45,11 +45,12 @@ class VoiceBackend(Protocol):
     chunk being synthesized is abandoned and that `stream` ends at once (stop talking).
 
     `continued=True` says the text goes on a line already being spoken (the next sentence of an
-    answer streaming from the LLM): there is no need to cut its opening short for an early start."""
+    answer streaming from the LLM): there is no need to cut its opening short for an early start.
+    `speed` is the pace relative to the voice's configured one ([voice] speed): 0.8 is slower."""
 
     name: str
     sample_rate: int
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]: ...
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]: ...
 
     def close(self) -> None: ...

@@ -19,10 +19,10 @@ class BilingualVoice:
         self._latin, self._chinese = latin, chinese
         self.sample_rate = latin.sample_rate  # the engine's clock runs at one rate
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
         for i, (run, is_latin) in enumerate(latin_runs(text)):
             voice = self._latin if is_latin else self._chinese
-            for chunk in voice.stream(run, continued=continued or i > 0):
+            for chunk in voice.stream(run, continued=continued or i > 0, speed=speed):
                 yield resampled(chunk, self.sample_rate)
 
     def interrupt(self) -> None:

@@ -27,6 +27,8 @@ _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _EVENT_LIST_TERMINATED = 0
 _EVENT_PHONEME = 7
+_RATE = 1  # espeakRATE
+_DEFAULT_WPM = 175
 
 
 class _EventId(ctypes.Union):
@@ -66,6 +68,7 @@ class _Library:
         lib = _load()
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
         lib.espeak_Synth.argtypes = [
             ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
@@ -106,10 +109,12 @@ class _Library:
         with self.lock:
             self._set_voice(voice)
 
-    def synthesize(self, voice: str, text: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
-        """The text's audio and its phonemes as (first sample, IPA name), in order."""
+    def synthesize(self, voice: str, text: str, speed: float = 1.0) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        """The text's audio and its phonemes as (first sample, IPA name), in order; `speed` times
+        espeak-ng's default rate (175 words a minute)."""
         with self.lock:
             self._set_voice(voice)
+            self.lib.espeak_SetParameter(_RATE, round(_DEFAULT_WPM * speed), 0)
             self.audio, self.phoneme_starts = [], []
             data = text.encode() + b"\0"
             if self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None) != 0:
@@ -163,11 +168,11 @@ class EspeakBackend:
         self.sample_rate: int = self._library.sample_rate
         self._library.check_voice(voice)  # a wrong voice name fails here, not mid-stream
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
         # espeak is fast enough (a few ms a sentence) never to cut an opening short: `continued`
         # changes nothing here.
         for sentence in split_sentences(normalise(text)):
-            pcm, phoneme_starts = self._library.synthesize(self._voice, sentence)
+            pcm, phoneme_starts = self._library.synthesize(self._voice, sentence, speed)
             if not len(pcm):
                 continue
             yield SpeechChunk(pcm, self.sample_rate, sentence, timeline(_segments(phoneme_starts, len(pcm))))

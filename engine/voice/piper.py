@@ -86,12 +86,14 @@ class PiperBackend:
         self._session = self._voice.session = _InterruptibleSession(self._voice.session)
         self.sample_rate: int = self._voice.config.sample_rate
         # [voice] speed scales the voice's own pace (its length_scale is not always 1).
-        self._pace = SynthesisConfig(length_scale=self._voice.config.length_scale / speed)
+        self._length_scale = self._voice.config.length_scale / speed
+        self._synthesis_config = SynthesisConfig  # piper is imported only when the voice is built
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
+        pace = self._synthesis_config(length_scale=self._length_scale / speed)
         for piece in spoken_pieces(text, continued):
             try:
-                chunk = self._synthesize(piece)
+                chunk = self._synthesize(piece, pace)
             except Exception:
                 if self._session.interrupted:
                     return
@@ -105,10 +107,10 @@ class PiperBackend:
     def close(self) -> None:
         self._voice = None  # the ONNX session holds the model's memory
 
-    def _synthesize(self, sentence: str) -> SpeechChunk:
+    def _synthesize(self, sentence: str, pace: Any) -> SpeechChunk:
         # Piper may still cut our sentence (at a break we did not see); one chunk per sentence
         # keeps each chunk's text exact, so such pieces are joined.
-        pieces = list(self._voice.synthesize(sentence, self._pace, include_alignments=True))
+        pieces = list(self._voice.synthesize(sentence, pace, include_alignments=True))
         pcm = np.concatenate([p.audio_int16_array for p in pieces] or [np.zeros(0, np.int16)])
         if any(p.phoneme_alignments is None for p in pieces):
             return SpeechChunk(pcm, self.sample_rate, sentence)

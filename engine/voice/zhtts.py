@@ -211,7 +211,7 @@ class ZhttsBackend:
         self._vocoder = _Model(Interpreter, melgan)
         self._interrupted = threading.Event()
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
         self._interrupted.clear()
         sentences = split_sentences(normalise_zh(text))
         # As for piper: the first sentence goes out clause by clause so speech starts early; later
@@ -221,7 +221,7 @@ class ZhttsBackend:
         else:
             pieces = split_clauses(sentences[0]) + sentences[1:]
         for piece in pieces:
-            chunk = self._synthesize(piece)
+            chunk = self._synthesize(piece, speed)
             if self._interrupted.is_set():
                 return
             if chunk is not None:
@@ -233,13 +233,14 @@ class ZhttsBackend:
     def close(self) -> None:
         self._acoustic = self._vocoder = None  # the interpreters hold the models' memory
 
-    def _synthesize(self, piece: str) -> SpeechChunk | None:
+    def _synthesize(self, piece: str, speed: float) -> SpeechChunk | None:
         symbols = self._front_end.symbols(piece)
         if not symbols or self._interrupted.is_set():
             return None
         ids = np.array([[self._front_end.ids[s] for s in symbols]], np.int32)
-        one = np.ones(1, np.float32)  # speed, f0 and energy ratios
-        _, mel, frames, *_ = self._acoustic.run(ids, np.zeros(1, np.int32), one, one, one)
+        one = np.ones(1, np.float32)  # f0 and energy ratios
+        durations = np.array([1.0 / speed], np.float32)  # FastSpeech2 scales each duration by it
+        _, mel, frames, *_ = self._acoustic.run(ids, np.zeros(1, np.int32), durations, one, one)
         frames = frames[0].astype(np.int64)
         skip = max(int(frames[0]) - LEAD_IN_FRAMES, 0)
         mel, frames[0] = mel[:, skip:], frames[0] - skip

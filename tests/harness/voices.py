@@ -18,8 +18,8 @@ class Tapped:
         self.name, self.sample_rate = voice.name, voice.sample_rate
         self.chunks: list[SpeechChunk] = []
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
-        for chunk in self._voice.stream(text, continued):
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
+        for chunk in self._voice.stream(text, continued, speed):
             self.chunks.append(chunk)
             yield chunk
 

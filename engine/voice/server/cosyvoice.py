@@ -38,6 +38,6 @@ class CosyVoice:
                 "the cosyvoice voice needs [voice] server_voice (a speaker id such as 中文女) or reference_audio"
             )
 
-    def request(self, sentence: str) -> Request:
+    def request(self, sentence: str, speed: float = 1.0) -> Request:  # it takes no speed
         body, content_type = multipart({"tts_text": sentence, **self._fields}, self._files)
         return Request("GET", self._endpoint, body, {"Content-Type": content_type})

@@ -30,9 +30,10 @@ class GptSovits:
             "prompt_lang": language_of(config.reference_text),
             "streaming_mode": True,
             "media_type": "wav",
-            "speed_factor": config.speed,
         }
+        self._speed = config.speed
 
-    def request(self, sentence: str) -> Request:
-        body = json.dumps({**self._fields, "text": sentence, "text_lang": language_of(sentence)}).encode()
+    def request(self, sentence: str, speed: float = 1.0) -> Request:
+        fields = {"text": sentence, "text_lang": language_of(sentence), "speed_factor": self._speed * speed}
+        body = json.dumps({**self._fields, **fields}).encode()
         return Request("POST", self._endpoint, body, {"Content-Type": "application/json"})

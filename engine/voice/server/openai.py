@@ -32,9 +32,9 @@ class OpenAiSpeech:
             "model": config.server_model or DEFAULT_MODEL,
             "voice": config.server_voice or DEFAULT_VOICE,
             "response_format": "pcm",
-            "speed": config.speed,
         }
+        self._speed = config.speed
 
-    def request(self, sentence: str) -> Request:
-        body = json.dumps({**self._fields, "input": sentence}).encode()
+    def request(self, sentence: str, speed: float = 1.0) -> Request:
+        body = json.dumps({**self._fields, "input": sentence, "speed": self._speed * speed}).encode()
         return Request("POST", self._endpoint, body, self._headers)

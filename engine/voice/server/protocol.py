@@ -20,8 +20,9 @@ class ServerProtocol(Protocol):
     rate: int  # the sample rate the server streams when its stream does not say (a WAV header does)
     url: str  # the server, for messages: no path, no user:password@
 
-    def request(self, sentence: str) -> Request:
-        """The request that speaks `sentence`. May itself ask the server something first (raises ServerError)."""
+    def request(self, sentence: str, speed: float = 1.0) -> Request:
+        """The request that speaks `sentence` at `speed` times [voice] speed (where the server takes
+        a speed). May itself ask the server something first (raises ServerError)."""
         ...
 
 

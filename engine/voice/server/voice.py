@@ -41,13 +41,13 @@ class ServerVoice:
         self._exchange: Exchange | None = None
         self._down = False
 
-    def stream(self, text: str, continued: bool = False) -> Iterator[SpeechChunk]:
+    def stream(self, text: str, continued: bool = False, speed: float = 1.0) -> Iterator[SpeechChunk]:
         self._interrupted.clear()
         pieces = spoken_pieces(text, continued)
         for i, piece in enumerate(pieces):
             heard = False
             try:
-                for chunk in self._from_server(piece):
+                for chunk in self._from_server(piece, speed):
                     heard = True
                     yield chunk
             except ServerError as e:
@@ -55,7 +55,7 @@ class ServerVoice:
                     return  # we cut the connection ourselves
                 self._went_down(str(e))
                 rest = pieces[i + 1 :] if heard else pieces[i:]
-                yield from self._from_fallback(" ".join(rest), continued or i > 0 or heard)
+                yield from self._from_fallback(" ".join(rest), continued or i > 0 or heard, speed)
                 return
             if self._interrupted.is_set():
                 return
@@ -74,8 +74,8 @@ class ServerVoice:
     def close(self) -> None:
         self._fallback.close()
 
-    def _from_server(self, sentence: str) -> Iterator[SpeechChunk]:
-        exchange = Exchange(self._protocol.request(sentence), self._timeout_s)
+    def _from_server(self, sentence: str, speed: float) -> Iterator[SpeechChunk]:
+        exchange = Exchange(self._protocol.request(sentence, speed), self._timeout_s)
         with self._lock:
             self._exchange = exchange
         if self._interrupted.is_set():  # interrupted before there was a connection to cut
@@ -109,8 +109,8 @@ class ServerVoice:
         chunk = SpeechChunk(np.concatenate(pieces), rate, sentence, continues=continues)
         return resampled(chunk, self.sample_rate)
 
-    def _from_fallback(self, text: str, continued: bool) -> Iterator[SpeechChunk]:
-        for chunk in self._fallback.stream(text, continued=continued):
+    def _from_fallback(self, text: str, continued: bool, speed: float) -> Iterator[SpeechChunk]:
+        for chunk in self._fallback.stream(text, continued=continued, speed=speed):
             if self._interrupted.is_set():
                 return
             yield resampled(chunk, self.sample_rate)

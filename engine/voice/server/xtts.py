@@ -29,7 +29,7 @@ class Xtts:
         self._reference = read_reference(config.reference_audio) if config.reference_audio else None
         self._speaker: dict[str, Any] | None = None
 
-    def request(self, sentence: str) -> Request:
+    def request(self, sentence: str, speed: float = 1.0) -> Request:  # it takes no speed
         language = language_of(sentence)
         body = {
             **self._latents(),
