@@ -21,6 +21,7 @@ from engine.brain.base import BrainError, BrainRequest
 from engine.brain.prompt import build_messages
 from engine.brain.worker import Worker
 from engine.config import BrainConfig, PersonaConfig
+from engine.urls import checked_http_url, shown_url
 
 # Longest silence (connecting, or between two bytes of the answer) before the server counts as hung.
 # The fallback brain gives up much earlier on a slow first word; this bounds a stall in mid-answer.
@@ -35,20 +36,12 @@ class OpenAIBrain:
     name = "openai"
 
     def __init__(self, brain: BrainConfig, persona: PersonaConfig, timeout_s: float = TIMEOUT_S) -> None:
-        parts = urllib.parse.urlsplit(brain.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BrainError(f"[brain] url {brain.url!r} is not an http:// or https:// address")
-        try:
-            parts.port  # noqa: B018  # raises on a malformed port
-        except ValueError:
-            raise BrainError(f"[brain] url {brain.url!r} has a malformed port") from None
+        parts = checked_http_url(brain.url, "[brain] url", BrainError)
         self._brain = brain
         self._persona = persona
         self._parts = parts
         self._timeout_s = timeout_s
-        # Shown in errors: without any user:password@ the address may carry.
-        netloc = parts.netloc.rpartition("@")[2]
-        self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        self.url = shown_url(parts, parts.path.rstrip("/"))  # shown in errors
 
     def stream(self, request: BrainRequest, cancel: threading.Event) -> Iterator[str]:
         body = {

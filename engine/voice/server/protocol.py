@@ -3,12 +3,12 @@ checks they share, made when the voice loads so that a mistake is one line befor
 
 from __future__ import annotations
 
-import urllib.parse
 from pathlib import Path
 from typing import Protocol
 
 from engine.errors import CohostError
 from engine.language import detect_language
+from engine.urls import checked_http_url, shown_url
 from engine.voice.server.http import Request
 
 # The languages the cloning servers are asked for, told from each sentence's script.
@@ -28,17 +28,9 @@ class ServerProtocol(Protocol):
 
 def server_url(url: str, backend: str) -> tuple[str, str]:
     """[voice] server_url without a trailing slash, and its shown form (scheme, host and port only)."""
-    parts = urllib.parse.urlsplit(url.strip())
     if not url.strip():
         raise CohostError(f"[voice] server_url is empty: the {backend} voice needs its server's address")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CohostError(f"[voice] server_url {url!r} is not an http:// or https:// address")
-    try:
-        parts.port  # noqa: B018  # raises on a malformed port
-    except ValueError:
-        raise CohostError(f"[voice] server_url {url!r} has a malformed port") from None
-    shown = urllib.parse.urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "", "", ""))
-    return url.strip().rstrip("/"), shown
+    return url.strip().rstrip("/"), shown_url(checked_http_url(url, "[voice] server_url"))
 
 
 def required(value: str, key: str, backend: str, what: str) -> str:
