@@ -167,14 +167,7 @@ class Conversation:
         "slowed" (it said the co-host talks too fast: see slow_down), or why it was refused
         ("banned", "empty", "cooldown", "rate", "duplicate", "full")."""
         if asks_to_slow_down(message.text):
-            verdict = self._filter.clean_input(message.text)  # it is shown as the line's question
-            outcome = (
-                verdict.reason
-                if not verdict.ok
-                else "slowed"
-                if self.slow_down(f"{message.user}: {verdict.text}")
-                else "ignored"
-            )
+            outcome = self._slow_down_for(message)
             self.outcomes[outcome] += 1
             return outcome
         outcome, question = self._admit(message)
@@ -357,6 +350,12 @@ class Conversation:
         )
 
     # ----- the engine's events (its sink calls this on the clock thread: kept short) ------------
+
+    def _slow_down_for(self, message: ChatMessage) -> str:
+        verdict = self._filter.clean_input(message.text)  # it is shown as the line's question
+        if not verdict.ok:
+            return verdict.reason
+        return "slowed" if self.slow_down(f"{message.user}: {verdict.text}") else "ignored"
 
     def slow_down(self, asked: str) -> bool:
         """Someone said the co-host talks too fast: its voice slows down (SLOWER) and its last
