@@ -33,10 +33,9 @@ log = logging.getLogger(__name__)
 
 RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # waits before each reopening of a failed device, then the last again
 # While the co-host is heard, what is left of its echo must not start an utterance: the VAD
-# threshold is raised and speech must last 96 ms, not 64 (5 windows, as before the echo it misses
-# was held back, made barge-in p50 271 ms against 213 with 3: `cohost bench hearing --barge-ins 10`).
+# threshold is raised and speech must last 160 ms, not 64 ms (barge-in waits those 96 ms more).
 THRESHOLD_WHILE_SPEAKING = 0.2
-START_WINDOWS_WHILE_SPEAKING = 3
+START_WINDOWS_WHILE_SPEAKING = 5
 TRAILING_S = 0.2  # silence after the speech in what is transcribed at a pause (as Endpointer.take keeps)
 # A pause is this many silent windows (96 ms): the gaps between words are shorter, and each pause
 # costs a transcription (and a prepared answer); the endpoint's 400 ms leave time for both.
