@@ -21,6 +21,7 @@ from engine.brain.base import BrainError, BrainRequest
 from engine.brain.prompt import build_messages
 from engine.brain.worker import Worker
 from engine.config import BrainConfig, PersonaConfig
+from engine.sockets import shut_down
 from engine.urls import checked_http_url, shown_url
 
 # Longest silence (connecting, or between two bytes of the answer) before the server counts as hung.
@@ -214,11 +215,7 @@ class _Connection:
         with self._lock:
             self._aborted = True
             sock = self._http.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
+        shut_down(sock)
 
     def close(self) -> None:
         self._http.close()

@@ -25,6 +25,7 @@ import numpy as np
 
 from engine.errors import CohostError
 from engine.output.base import Output
+from engine.sockets import shut_down
 from engine.stats import p50_p95
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class PluginOutput(Output):
     def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            _shutdown(server)  # wakes the accept() under way (closing alone does not, on Linux)
+            shut_down(server)  # wakes the accept() under way (closing alone does not, on Linux)
             server.close()
         if self._accepting is not None:
             self._accepting.join(timeout=5)
@@ -247,7 +248,7 @@ class _Connection:
             self.alive = False
             self._waiting.clear()
             self._changed.notify()
-        _shutdown(self._socket)
+        shut_down(self._socket)
 
     def close(self) -> None:
         """The engine stops: what is waiting and a BYE are sent (for up to 2 s), then it ends."""
@@ -257,7 +258,7 @@ class _Connection:
             self.alive = False
             self._changed.notify()
         self._thread.join(timeout=2)
-        _shutdown(self._socket)
+        shut_down(self._socket)
         self._thread.join()
         self._socket.close()
 
@@ -280,12 +281,5 @@ class _Connection:
                 self.picture_send_ms.append((time.monotonic() - queued) * 1000)
         with self._changed:
             self.alive = False
-        _shutdown(self._socket)
+        shut_down(self._socket)
         self._on_end(self)
-
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:  # not connected (any more)
-        pass

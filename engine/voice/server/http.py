@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from engine.sockets import shut_down
+
 _READ_BYTES = 1 << 16
 
 
@@ -81,11 +83,7 @@ class Exchange:
         with self._lock:
             self._cut = True
             sock = self._connection.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
+        shut_down(sock)
 
     def _wait_until(self, deadline: float) -> None:
         left = deadline - time.monotonic()
